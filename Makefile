@@ -1,0 +1,52 @@
+# contrastlab: two commands set everything up.
+#   make lab    create ./.venv if needed, install, register the kernel, open JupyterLab
+#   make test   create or update ./.venv, run the default test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.contrastlab-installed
+PYTEST_ARGS ?=
+# The default suite skips tests marked slow; `make test-all` runs everything.
+TEST_MARKERS ?= not slow
+
+.PHONY: lab test test-all book lock clean help
+
+help:
+	@echo "make lab       open JupyterLab on notebooks/ (installs ./.venv on first run)"
+	@echo "make test      run the default test suite (installs ./.venv on first run)"
+	@echo "make test-all  also run the slow tests"
+	@echo "make book      execute every notebook headless and write HTML to build/book/"
+	@echo "make lock      re-resolve constraints.txt from pyproject.toml (needs the network)"
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "contrastlab needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstalls whenever the pins change.
+$(STAMP): $(PY) pyproject.toml constraints.txt
+	$(PY) -m pip install --quiet --upgrade "pip>=23.2"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name contrastlab --display-name "Python (contrastlab)" >/dev/null
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(PY) -m ipykernel install --user --name contrastlab --display-name "Python (contrastlab)" >/dev/null
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: $(STAMP)
+	$(PY) -m pytest -m "$(TEST_MARKERS)" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+book: $(STAMP)
+	$(PY) tools/build_book.py --out build/book
+
+lock: $(PY)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	( echo "# Every package of the environment, pinned (pip install -c constraints.txt -e '.[dev]')."; \
+	  echo "# Regenerate with: make lock"; \
+	  $(PY) -m pip freeze --exclude-editable | sed -e 's/+cpu$$//' ) > constraints.txt
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,20 @@
+"""contrastlab.losses: contrastive and non-contrastive losses on one log-sum-exp core.
+
+Conventions: inputs first, hyperparameters keyword-only; ``temperature`` is always a divisor and
+``logit_scale`` always a multiplier; embeddings are L2-normalised inside where the method does so;
+logits are computed in float32 or wider; every loss returns a scalar mean on the inputs' device.
+CONVENTIONS.md maps each loss to its counterpart in the peer libraries.
+"""
+
+from .clip import LearnableLogitScale, clip_loss, siglip_loss
+from .debiased import debiased_nt_xent, hard_negative_nt_xent
+from .geometry import alignment, uniformity
+from .infonce import decoupled_nt_xent, info_nce, nt_xent
+from .noncontrastive import barlow_twins, negative_cosine, vicreg
+from .supcon import supcon
+
+__all__ = [
+    "info_nce", "nt_xent", "decoupled_nt_xent", "debiased_nt_xent", "hard_negative_nt_xent",
+    "clip_loss", "siglip_loss", "LearnableLogitScale", "supcon",
+    "alignment", "uniformity", "negative_cosine", "barlow_twins", "vicreg",
+]

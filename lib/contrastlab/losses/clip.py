@@ -1,0 +1,97 @@
+"""Two-tower (CLIP-style) losses: the symmetric softmax loss, the sigmoid loss, a learnable scale."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import _checks as check
+from .core import compute_dtype, l2_normalize, positive_nll
+
+
+def _towers(a: Tensor, b: Tensor, min_rows: int, why: str) -> tuple[Tensor, Tensor]:
+    check.embeddings("a", a)
+    check.embeddings("b", b)
+    check.same_shape("a", a, "b", b)
+    check.same_device(a=a, b=b)
+    check.batch_at_least("a", a, min_rows, why)
+    dtype = compute_dtype(a, b)
+    return l2_normalize(a, dtype), l2_normalize(b, dtype)
+
+
+def clip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor) -> Tensor:
+    r"""The symmetric two-tower loss of CLIP: cross-entropy over rows and over columns, averaged.
+
+    .. math:: L_{ij} = t\,\hat a_i^\top \hat b_j,\qquad
+              \mathcal L = \tfrac12\Big[\tfrac1N\sum_i \big(\log\sum_j e^{L_{ij}} - L_{ii}\big)
+              + \tfrac1N\sum_j \big(\log\sum_i e^{L_{ij}} - L_{jj}\big)\Big]
+
+    Args:
+        a: (N, D) embeddings of one modality (e.g. images); b: (N, D) the paired other modality.
+        logit_scale: t > 0, a multiplier (t = 1/temperature): a float, or a scalar tensor such as
+            the output of ``LearnableLogitScale`` so that it is learned.
+    Returns: scalar, float32 or wider.
+    Cost: 2 N^2 D flops, O(N^2) memory.
+    References: Radford et al. 2021 (CLIP); Zhai et al. 2022 (LiT) use the same loss.
+    """
+    logit_scale = check.positive_number("logit_scale", logit_scale)
+    a_hat, b_hat = _towers(a, b, 2, "with N = 1 there is no other pair to contrast")
+    logits = logit_scale * (a_hat @ b_hat.T)  # (N, N); pairs on the diagonal
+    target = torch.arange(len(a_hat), device=a_hat.device)
+    return (positive_nll(logits, target).mean() + positive_nll(logits.T, target).mean()) / 2
+
+
+def siglip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, logit_bias: float | Tensor) -> Tensor:
+    r"""The pairwise sigmoid loss of SigLIP: every pair is an independent binary classification.
+
+    .. math:: \mathcal L = -\frac1N \sum_{i,j} \log\sigma\big(z_{ij}(t\,\hat a_i^\top\hat b_j + b)\big),
+              \qquad z_{ij} = +1 \text{ if } i = j \text{ else } -1
+
+    ``log σ`` is computed as ``-softplus(-x)``, a two-term log-sum-exp.
+
+    Args:
+        a, b: (N, D) paired embeddings (N = 1 is allowed: one positive pair, no negatives).
+        logit_scale: t > 0, a multiplier (SigLIP initialises t = 10).
+        logit_bias: b, a real offset (SigLIP initialises b = -10).
+    Returns: scalar: the sum over all N^2 pairs divided by N.
+    Cost: 2 N^2 D flops, O(N^2) memory.
+    References: Zhai et al. 2023 (Sigmoid Loss for Language Image Pre-Training).
+    """
+    logit_scale = check.positive_number("logit_scale", logit_scale)
+    logit_bias = check.real_number("logit_bias", logit_bias)
+    a_hat, b_hat = _towers(a, b, 1, "at least one pair")
+    logits = logit_scale * (a_hat @ b_hat.T) + logit_bias  # (N, N)
+    signs = 2 * torch.eye(len(a_hat), dtype=logits.dtype, device=logits.device) - 1  # +1 diagonal, -1 elsewhere
+    return -F.logsigmoid(signs * logits).sum() / len(a_hat)
+
+
+class LearnableLogitScale(nn.Module):
+    """CLIP's learnable logit scale t = exp(w), initialised to 1/0.07 and capped at 100.
+
+    ``forward()`` returns the scale as a scalar tensor to pass as ``clip_loss(..., logit_scale=...)``.
+    Like CLIP, the cap is applied to the parameter itself (clamped in place before each use), so
+    the scale can come back down from the cap; ``temperature`` is 1/scale, for plotting.
+    """
+
+    def __init__(self, init_scale: float = 1 / 0.07, max_scale: float = 100.0):
+        super().__init__()
+        init_scale = float(check.positive_number("init_scale", init_scale))
+        self.max_scale = float(check.positive_number("max_scale", max_scale))
+        if init_scale > self.max_scale:
+            raise ValueError(f"init_scale must be <= max_scale={self.max_scale}, got {init_scale}")
+        self.log_scale = nn.Parameter(torch.tensor(math.log(init_scale)))
+
+    def forward(self) -> Tensor:
+        with torch.no_grad():
+            self.log_scale.clamp_(max=math.log(self.max_scale))
+        return self.log_scale.exp()
+
+    @property
+    def temperature(self) -> float:
+        return math.exp(-min(float(self.log_scale.detach()), math.log(self.max_scale)))
+
+    def extra_repr(self) -> str:
+        return f"scale={math.exp(float(self.log_scale.detach())):.4g}, max_scale={self.max_scale:g}"

@@ -1,0 +1,77 @@
+r"""The one numerical core every contrastive loss stands on.
+
+A contrastive loss scores each anchor's candidates with logits and asks for the positive:
+
+.. math:: \ell_i = \log\sum_{j \in C(i)} e^{x_{ij}} - x_{i,\mathrm{pos}(i)}
+
+computed with ``logsumexp`` (never a raw ``exp``), and with the positive logit read from the same
+matrix as the log-sum-exp, so that the two rounding errors cannot drift apart at small temperature.
+Logits are float32 or wider even when the embeddings are bf16/fp16.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def compute_dtype(*tensors: Tensor) -> torch.dtype:
+    """The dtype the loss is computed in: the inputs' common dtype, but never narrower than float32."""
+    dtype = torch.float32
+    for t in tensors:
+        dtype = torch.promote_types(dtype, t.dtype)
+    return dtype
+
+
+def l2_normalize(x: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    """Rows (last axis) scaled to unit length, in ``dtype`` (default: ``compute_dtype(x)``).
+
+    A zero row stays zero (its cosine with anything is 0) rather than becoming NaN.
+    """
+    return F.normalize(x.to(dtype or compute_dtype(x)), dim=-1, eps=1e-12)
+
+
+def masked_logsumexp(logits: Tensor, keep: Tensor | None = None, dim: int = -1) -> Tensor:
+    """``log sum exp`` over ``dim`` of the entries where ``keep`` is True (all entries if None)."""
+    if keep is not None:
+        logits = logits.masked_fill(~keep, float("-inf"))
+    return torch.logsumexp(logits, dim=dim)
+
+
+def positive_nll(logits: Tensor, positive_index: Tensor, keep: Tensor | None = None) -> Tensor:
+    r"""Per-row negative log-likelihood of the positive among the kept candidates.
+
+    .. math:: \ell_i = \log\sum_{j:\,\mathrm{keep}_{ij}} e^{x_{ij}} - x_{i,\mathrm{pos}(i)}
+
+    Args:
+        logits: (R, C) scores, already divided by the temperature.
+        positive_index: (R,) long, the column of each row's positive (it should be kept).
+        keep: (R, C) bool, the candidates of each row; None keeps every column.
+    Returns: (R,) losses.
+    """
+    positive = logits.gather(1, positive_index[:, None]).squeeze(1)  # (R,)
+    return masked_logsumexp(logits, keep) - positive
+
+
+def twin_index(n: int, device: torch.device) -> Tensor:
+    """(2N,) long: in the stacked batch ``cat([z1, z2])`` the positive of row a is row (a + N) mod 2N."""
+    return (torch.arange(2 * n, device=device) + n) % (2 * n)
+
+
+def two_view_logits(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> Tensor:
+    """(2N, 2N) cosine similarities of the stacked views ``cat([z1, z2])`` divided by the temperature.
+
+    The diagonal (self-similarity) is left in; callers mask it out.
+    Cost: 4 N^2 D multiply-adds, O(N^2) memory.
+    """
+    z = l2_normalize(torch.cat([z1, z2]), compute_dtype(z1, z2))  # (2N, D)
+    return z @ z.T / temperature  # (2N, 2N)
+
+
+def two_view_masks(n: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Masks of the stacked 2N x 2N batch: ``not_self`` (all but the diagonal) and ``negatives``
+    (all but the diagonal and the twin), both (2N, 2N) bool."""
+    eye = torch.eye(2 * n, dtype=torch.bool, device=device)  # (2N, 2N)
+    twin = eye.roll(n, dims=1)  # (2N, 2N): True at (a, a+N mod 2N)
+    return ~eye, ~(eye | twin)

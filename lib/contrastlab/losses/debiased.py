@@ -1,0 +1,115 @@
+r"""Negatives corrected for false negatives (debiased) and reweighted towards hard ones.
+
+Both losses replace the negative term of NT-Xent, :math:`\sum_k e^{s_{ak}/\tau}` over the 2N-2
+negatives, by an estimate :math:`N_{neg}\, g_a` and compute
+
+.. math:: \ell_a = -\log\frac{e^{s_{a,a^+}/\tau}}{e^{s_{a,a^+}/\tau} + N_{neg} g_a}
+         = \mathrm{softplus}(\log(N_{neg} g_a) - s_{a,a^+}/\tau)
+
+entirely in log space: the subtraction of the positive's share and the clamp are done on
+log-sum-exps, so tau = 0.005 is as finite as tau = 0.5.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from . import _checks as check
+from .core import masked_logsumexp, two_view_logits, two_view_masks, twin_index
+from .infonce import _two_views
+
+
+def _debias(log_negatives: Tensor, positive: Tensor, *, n_neg: int, tau_plus: float,
+            temperature: float | Tensor) -> Tensor:
+    r"""log of Chuang et al.'s clamped estimate of the true-negative term, per anchor.
+
+    .. math:: N g = \max\Big(\frac{\sum_k e^{s_k/\tau} - \tau^+ N e^{s^+/\tau}}{1-\tau^+},\ N e^{-1/\tau}\Big)
+
+    Args:
+        log_negatives: (R,) log of the (possibly reweighted) negative sum.
+        positive: (R,) the positive logit s+/tau.
+    Returns: (R,) log(N g).
+    """
+    floor = math.log(n_neg) - 1.0 / temperature  # log(N e^{-1/tau}), the minimum of N g
+    if tau_plus == 0.0:
+        return torch.maximum(log_negatives, torch.as_tensor(floor, dtype=log_negatives.dtype,
+                                                             device=log_negatives.device))
+    # log(e^L - e^A) = L + log(1 - e^{-(L - A)}) where the difference is positive, else the clamp.
+    gap = log_negatives - (math.log(tau_plus * n_neg) + positive)  # (R,) L - A
+    valid = gap > 0
+    safe_gap = torch.where(valid, gap, torch.ones_like(gap))  # keeps the unused branch's gradient finite
+    estimate = log_negatives + torch.log(-torch.expm1(-safe_gap)) - math.log1p(-tau_plus)
+    estimate = torch.where(valid, estimate, torch.full_like(estimate, float("-inf")))
+    return torch.maximum(estimate, torch.as_tensor(floor, dtype=estimate.dtype, device=estimate.device))
+
+
+def _two_view_parts(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(2N, 2N) logits, (2N,) positive logits and the (2N, 2N) negative mask of the stacked batch."""
+    n = len(z1)
+    logits = two_view_logits(z1, z2, temperature)  # (2N, 2N)
+    positive = logits.gather(1, twin_index(n, z1.device)[:, None]).squeeze(1)  # (2N,)
+    _, negatives = two_view_masks(n, z1.device)
+    return logits, positive, negatives
+
+
+def debiased_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5,
+                     tau_plus: float = 0.1) -> Tensor:
+    r"""Debiased contrastive loss: NT-Xent whose negative term is corrected for false negatives.
+
+    .. math:: N g_a = \max\Big(\frac{1}{1-\tau^+}\big(\textstyle\sum_{k} e^{s_{ak}/\tau}
+              - \tau^+ N e^{s_{a,a^+}/\tau}\big),\ N e^{-1/\tau}\Big),\quad N = 2B-2
+
+    with the positive itself as the estimate of the same-class term (M = 1, as in the authors' code),
+    and the clamp at N e^{-1/tau}, the smallest value the true sum can take on the sphere.
+    ``tau_plus`` is the class prior: the chance that a random negative shares the anchor's class.
+    ``tau_plus=0`` gives ``nt_xent``.
+
+    Args:
+        z1, z2: (B, D) two views, B >= 2.
+        temperature: tau > 0, a divisor.
+        tau_plus: class prior in [0, 1).
+    Returns: scalar mean over the 2B anchors.
+    Cost: 8 B^2 D flops, O(B^2) memory.
+    References: Chuang et al. 2020 (Debiased Contrastive Learning).
+    """
+    temperature = _two_views(z1, z2, temperature)
+    tau_plus = float(check.real_number("tau_plus", tau_plus, low=0.0, high=1.0, high_open=True))
+    logits, positive, negatives = _two_view_parts(z1, z2, temperature)
+    log_ng = _debias(masked_logsumexp(logits, negatives), positive, n_neg=2 * len(z1) - 2,
+                     tau_plus=tau_plus, temperature=temperature)
+    return F.softplus(log_ng - positive).mean()
+
+
+def hard_negative_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5,
+                          tau_plus: float = 0.1, beta: float = 1.0) -> Tensor:
+    r"""Hard-negative contrastive loss: debiased NT-Xent with negatives reweighted by their hardness.
+
+    The negative sum is replaced by an importance-weighted one,
+
+    .. math:: N \sum_k w_k e^{s_{ak}/\tau},\qquad w_k = \frac{e^{\beta s_{ak}/\tau}}{\sum_j e^{\beta s_{aj}/\tau}}
+
+    (beta applied to s/tau as in the authors' code), then debiased and clamped as in
+    ``debiased_nt_xent``. ``beta=0`` gives the debiased loss; ``tau_plus=0, beta=0`` gives ``nt_xent``.
+
+    Args:
+        z1, z2: (B, D) two views, B >= 2.
+        temperature: tau > 0, a divisor.
+        tau_plus: class prior in [0, 1).
+        beta: concentration >= 0 on hard negatives.
+    Returns: scalar mean over the 2B anchors.
+    Cost: 8 B^2 D flops, O(B^2) memory.
+    References: Robinson et al. 2021 (Contrastive Learning with Hard Negative Samples).
+    """
+    temperature = _two_views(z1, z2, temperature)
+    tau_plus = float(check.real_number("tau_plus", tau_plus, low=0.0, high=1.0, high_open=True))
+    beta = float(check.real_number("beta", beta, low=0.0))
+    logits, positive, negatives = _two_view_parts(z1, z2, temperature)
+    n_neg = 2 * len(z1) - 2
+    log_reweighted = (masked_logsumexp((1 + beta) * logits, negatives)
+                      - masked_logsumexp(beta * logits, negatives) + math.log(n_neg))  # (2B,)
+    log_ng = _debias(log_reweighted, positive, n_neg=n_neg, tau_plus=tau_plus, temperature=temperature)
+    return F.softplus(log_ng - positive).mean()

@@ -1,0 +1,127 @@
+"""InfoNCE and its two-view forms: NT-Xent (SimCLR) and the decoupled loss (DCL)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from . import _checks as check
+from .core import compute_dtype, l2_normalize, positive_nll, two_view_logits, two_view_masks, twin_index
+
+
+def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *,
+             temperature: float | Tensor = 0.1, symmetric: bool = False) -> Tensor:
+    r"""One-directional InfoNCE: classify each query's positive among its candidates.
+
+    .. math:: \ell_i = \log\sum_{j \in C(i)} e^{s_{ij}/\tau} - s_{i,i^+}/\tau,
+              \qquad s_{ij} = \hat q_i^\top \hat k_j,\ \hat x = x/\lVert x\rVert
+
+    With ``negatives=None`` the candidates C(i) of query i are all N positives (in-batch negatives),
+    so the loss equals ``cross_entropy(q̂ p̂ᵀ/τ, arange(N))``. With ``negatives`` given, C(i) is the
+    positive of query i plus those negatives only.
+
+    Args:
+        query: (N, D) anchors.
+        positive: (N, D); row i is the positive of query i.
+        negatives: None for in-batch negatives; (M, D) shared by every query (e.g. a MoCo queue);
+            or (N, M, D), M negatives per query.
+        temperature: tau > 0, a divisor of the cosine similarities.
+        symmetric: in-batch only: the mean of the query->positive and positive->query directions.
+    Returns: scalar mean over queries, float32 or wider, on the inputs' device.
+    Cost: 2 N^2 D flops and O(N^2) memory in-batch; 2 N M D flops and O(N M) memory with negatives.
+    References: van den Oord et al. 2018 (CPC); Chen et al. 2020 (SimCLR); Oord's bound
+        I(q; p) >= log N - loss for in-batch negatives.
+    """
+    check.embeddings("query", query)
+    check.embeddings("positive", positive)
+    check.same_shape("query", query, "positive", positive)
+    temperature = check.positive_number("temperature", temperature)
+    if not isinstance(symmetric, bool):
+        raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
+    if negatives is None:
+        check.same_device(query=query, positive=positive)
+        check.batch_at_least("query", query, 2, "in-batch negatives need N >= 2: with N = 1 there is nothing to contrast")
+        q, p = (l2_normalize(x, compute_dtype(query, positive)) for x in (query, positive))
+        logits = q @ p.T / temperature  # (N, N); row i's positive on the diagonal
+        target = torch.arange(len(q), device=q.device)
+        loss = positive_nll(logits, target).mean()
+        if symmetric:
+            loss = (loss + positive_nll(logits.T, target).mean()) / 2
+        return loss
+
+    if symmetric:
+        raise ValueError("symmetric=True needs in-batch negatives (negatives=None); got explicit negatives")
+    if not isinstance(negatives, Tensor):
+        raise TypeError(f"negatives must be None or a torch.Tensor, got {type(negatives).__name__}")
+    n, d = query.shape
+    if (negatives.ndim not in (2, 3) or negatives.shape[-1] != d
+            or (negatives.ndim == 3 and negatives.shape[0] != n)):
+        raise ValueError(f"negatives must have shape (M, {d}) shared or ({n}, M, {d}) per query, "
+                         f"got {tuple(negatives.shape)}")
+    check.embeddings("negatives", negatives, ndim=negatives.ndim)
+    check.same_device(query=query, positive=positive, negatives=negatives)
+    dtype = compute_dtype(query, positive, negatives)
+    q, p, neg = (l2_normalize(x, dtype) for x in (query, positive, negatives))
+    pos_sim = (q * p).sum(-1, keepdim=True)  # (N, 1)
+    if neg.ndim == 2:
+        neg_sim = q @ neg.T  # (N, M)
+    else:
+        neg_sim = torch.einsum("nd,nmd->nm", q, neg)  # (N, M)
+    logits = torch.cat([pos_sim, neg_sim], dim=1) / temperature  # (N, 1 + M); positive in column 0
+    return positive_nll(logits, torch.zeros(n, dtype=torch.long, device=q.device)).mean()
+
+
+def _two_views(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> float | Tensor:
+    """Shared checks of the two-view losses; returns the checked temperature."""
+    check.embeddings("z1", z1)
+    check.embeddings("z2", z2)
+    check.same_shape("z1", z1, "z2", z2)
+    check.same_device(z1=z1, z2=z2)
+    check.batch_at_least("z1", z1, 2, "each anchor needs at least one negative: 2N - 2 >= 1")
+    return check.positive_number("temperature", temperature)
+
+
+def nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5) -> Tensor:
+    r"""NT-Xent, the SimCLR loss: 2N anchors, each view's positive is its twin, the other 2N-2 are negatives.
+
+    .. math:: \ell_a = \log\sum_{k \ne a} e^{s_{ak}/\tau} - s_{a,a^+}/\tau,\qquad
+              L = \frac{1}{2N}\sum_{a=1}^{2N} \ell_a
+
+    over the stacked, L2-normalised batch z = [z1; z2], where a^+ = a + N mod 2N.
+    A batch with all embeddings equal gives exactly log(2N - 1) for any tau.
+
+    Args:
+        z1, z2: (N, D) two views of the same N samples, N >= 2.
+        temperature: tau > 0, a divisor.
+    Returns: scalar mean over the 2N anchors, float32 or wider.
+    Cost: 8 N^2 D flops, O(N^2) memory.
+    References: Chen et al. 2020 (SimCLR); Sohn 2016 (N-pair).
+    """
+    temperature = _two_views(z1, z2, temperature)
+    n = len(z1)
+    logits = two_view_logits(z1, z2, temperature)  # (2N, 2N)
+    not_self, _ = two_view_masks(n, z1.device)
+    return positive_nll(logits, twin_index(n, z1.device), not_self).mean()
+
+
+def decoupled_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.1) -> Tensor:
+    r"""Decoupled contrastive loss (DCL): NT-Xent with the positive removed from the denominator.
+
+    .. math:: \ell_a = \log\sum_{k \notin \{a, a^+\}} e^{s_{ak}/\tau} - s_{a,a^+}/\tau,\qquad
+              L = \frac{1}{2N}\sum_a \ell_a
+
+    Removing the positive removes InfoNCE's negative-positive coupling factor
+    q_a = 1 - softmax_{a^+}, which shrinks the gradient at small batches. The loss can be negative.
+
+    Args:
+        z1, z2: (N, D) two views, N >= 2.
+        temperature: tau > 0, a divisor.
+    Returns: scalar mean over the 2N anchors.
+    Cost: 8 N^2 D flops, O(N^2) memory.
+    References: Yeh et al. 2022 (Decoupled Contrastive Learning).
+    """
+    temperature = _two_views(z1, z2, temperature)
+    n = len(z1)
+    logits = two_view_logits(z1, z2, temperature)  # (2N, 2N)
+    _, negatives = two_view_masks(n, z1.device)
+    return positive_nll(logits, twin_index(n, z1.device), negatives).mean()

@@ -1,0 +1,48 @@
+"""Supervised contrastive loss (SupCon): every same-class sample is a positive."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from . import _checks as check
+from .core import l2_normalize, masked_logsumexp
+
+
+def supcon(features: Tensor, labels: Tensor, *, temperature: float | Tensor = 0.1) -> Tensor:
+    r"""SupCon, the L_out form: average the log-likelihood over each anchor's positives, outside the log.
+
+    .. math:: \ell_i = -\frac{1}{|P(i)|}\sum_{p \in P(i)}
+              \Big(s_{ip}/\tau - \log\sum_{a \in A(i)} e^{s_{ia}/\tau}\Big),\qquad
+              L = \frac{1}{|I^+|}\sum_{i \in I^+} \ell_i
+
+    over the N·V L2-normalised embeddings of all views, where A(i) is every embedding but i, P(i)
+    the ones in A(i) with i's label, and I+ the anchors with at least one positive (anchors with
+    none are left out of the mean). There is no (tau / base_temperature) factor.
+
+    Args:
+        features: (N, V, D), V >= 1 views of N samples.
+        labels: (N,) integer class labels.
+        temperature: tau > 0, a divisor.
+    Returns: scalar mean over the anchors that have a positive.
+    Raises: ValueError if no anchor has a positive (V = 1 and all labels distinct).
+    Cost: 2 (NV)^2 D flops, O((NV)^2) memory.
+    References: Khosla et al. 2020 (Supervised Contrastive Learning).
+    """
+    check.embeddings("features", features, ndim=3)
+    n, v, _ = features.shape
+    labels = check.labels("labels", labels, n, features.device)
+    temperature = check.positive_number("temperature", temperature)
+    z = l2_normalize(features.transpose(0, 1).reshape(n * v, -1))  # (NV, D), view-major: row v*N + i
+    y = labels.repeat(v)  # (NV,)
+    logits = z @ z.T / temperature  # (NV, NV)
+    not_self = ~torch.eye(n * v, dtype=torch.bool, device=z.device)  # (NV, NV)
+    positives = (y[:, None] == y[None, :]) & not_self  # (NV, NV)
+    n_pos = positives.sum(1)  # (NV,)
+    has_pos = n_pos > 0
+    if not bool(has_pos.any()):
+        raise ValueError(f"supcon needs at least one anchor with a positive; got V={v} view(s) and "
+                         f"{n} distinct labels (use V >= 2 views or repeat labels in the batch)")
+    log_prob = logits - masked_logsumexp(logits, not_self)[:, None]  # (NV, NV)
+    mean_log_prob_pos = (log_prob * positives).sum(1)[has_pos] / n_pos[has_pos]  # (|I+|,)
+    return -mean_log_prob_pos.mean()

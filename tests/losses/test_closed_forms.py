@@ -1,0 +1,146 @@
+"""Closed-form values: numbers a learner can check by hand."""
+
+import math
+
+import pytest
+import torch
+
+import contrastlab.losses as L
+from contrastlab.losses.core import positive_nll
+
+TEMPERATURES = [0.005, 0.07, 0.5, 3.0]
+
+
+def identical(n, d=4, dtype=torch.float64):
+    return torch.ones(n, d, dtype=dtype) * torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=dtype)[:d]
+
+
+@pytest.mark.parametrize("n", [2, 3, 16])
+@pytest.mark.parametrize("temperature", TEMPERATURES)
+def test_nt_xent_of_identical_embeddings_is_log_2n_minus_1(n, temperature):
+    z = identical(n)
+    assert float(L.nt_xent(z, z, temperature=temperature)) == pytest.approx(math.log(2 * n - 1), abs=1e-12)
+
+
+@pytest.mark.parametrize("n", [2, 5, 16])
+@pytest.mark.parametrize("temperature", TEMPERATURES)
+def test_info_nce_and_clip_of_identical_embeddings_are_log_n(n, temperature):
+    z = identical(n)
+    assert float(L.info_nce(z, z, temperature=temperature)) == pytest.approx(math.log(n), abs=1e-12)
+    assert float(L.info_nce(z, z, temperature=temperature, symmetric=True)) == pytest.approx(math.log(n), abs=1e-12)
+    assert float(L.clip_loss(z, z, logit_scale=1 / temperature)) == pytest.approx(math.log(n), abs=1e-12)
+
+
+@pytest.mark.parametrize("n", [2, 4, 8])
+@pytest.mark.parametrize("temperature", TEMPERATURES)
+def test_identical_positives_and_orthogonal_negatives(n, temperature):
+    z = torch.eye(8, dtype=torch.float64)[:n] * 3.0  # orthogonal rows, any length
+    # log-sum-exp minus the positive logit is exact to a few ulps of the logits (about 1/tau)
+    tol = 1e-14 * (1 + 1 / temperature)
+    expected = math.log1p((2 * n - 2) * math.exp(-1 / temperature))
+    assert float(L.nt_xent(z, z, temperature=temperature)) == pytest.approx(expected, abs=tol)
+    # the decoupled loss drops the positive from the denominator: log(2N - 2) - 1/tau
+    expected_dcl = math.log(2 * n - 2) - 1 / temperature
+    assert float(L.decoupled_nt_xent(z, z, temperature=temperature)) == pytest.approx(expected_dcl, abs=tol)
+    # one-directional in-batch InfoNCE has N - 1 negatives
+    expected_nce = math.log1p((n - 1) * math.exp(-1 / temperature))
+    assert float(L.info_nce(z, z, temperature=temperature)) == pytest.approx(expected_nce, abs=tol)
+
+
+def test_tau_plus_zero_recovers_nt_xent_and_beta_zero_recovers_debiased():
+    g = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(2, 7, 5, generator=g, dtype=torch.float64)
+    plain = L.nt_xent(z1, z2, temperature=0.3)
+    assert float(L.debiased_nt_xent(z1, z2, temperature=0.3, tau_plus=0.0)) == pytest.approx(float(plain), rel=1e-13)
+    hard = L.hard_negative_nt_xent(z1, z2, temperature=0.3, tau_plus=0.0, beta=0.0)
+    assert float(hard) == pytest.approx(float(plain), rel=1e-13)
+    for tau_plus in (0.05, 0.2):
+        debiased = L.debiased_nt_xent(z1, z2, temperature=0.3, tau_plus=tau_plus)
+        hard = L.hard_negative_nt_xent(z1, z2, temperature=0.3, tau_plus=tau_plus, beta=0.0)
+        assert float(hard) == pytest.approx(float(debiased), rel=1e-13)
+
+
+@pytest.mark.parametrize("n, v", [(3, 1), (4, 2), (2, 3)])
+def test_supcon_of_one_collapsed_class_is_log_nv_minus_1(n, v):
+    features = identical(n * v).reshape(n, v, -1)
+    labels = torch.zeros(n, dtype=torch.long)
+    assert float(L.supcon(features, labels, temperature=0.1)) == pytest.approx(math.log(n * v - 1), abs=1e-12)
+
+
+def test_siglip_of_identical_embeddings():
+    n, t, b = 5, 10.0, -10.0
+    z = identical(n)
+    x = t + b  # every logit
+    log_sigmoid = lambda u: -math.log1p(math.exp(-u))  # noqa: E731
+    expected = -(n * log_sigmoid(x) + (n * n - n) * log_sigmoid(-x)) / n
+    assert float(L.siglip_loss(z, z, logit_scale=t, logit_bias=b)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_uniformity_and_alignment_reference_values():
+    z = identical(6)
+    assert float(L.uniformity(z)) == pytest.approx(0.0, abs=1e-12)  # collapsed set
+    assert float(L.alignment(z, 2 * z)) == pytest.approx(0.0, abs=1e-12)  # identical directions
+    orthonormal = torch.eye(5, dtype=torch.float64)
+    assert float(L.uniformity(orthonormal, t=2)) == pytest.approx(-4.0, abs=1e-12)  # every distance^2 = 2
+    assert float(L.alignment(orthonormal, -orthonormal)) == pytest.approx(4.0, abs=1e-12)  # antipodal pairs
+
+
+def test_negative_cosine_of_a_collapsed_batch_is_minus_one():
+    z = identical(4)
+    assert float(L.negative_cosine(z, z)) == pytest.approx(-1.0, abs=1e-12)
+
+
+def test_vicreg_invariance_term_vanishes_for_identical_views():
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(16, 3, generator=g, dtype=torch.float64)
+    only_invariance = L.vicreg(z, z, sim_weight=1.0, var_weight=0.0, cov_weight=0.0)
+    assert float(only_invariance) == 0.0
+    assert float(L.vicreg(z, z + 1, sim_weight=1.0, var_weight=0.0, cov_weight=0.0)) == pytest.approx(1.0)
+
+
+def test_barlow_twins_of_decorrelated_identical_views_is_nearly_zero():
+    # columns of a scaled Hadamard matrix: zero mean, unit biased variance, uncorrelated
+    h = torch.tensor([[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]], dtype=torch.float64)
+    z = h[:, 1:] * 5.0
+    eps_share = 1e-5 / (25.0 + 1e-5)  # BatchNorm's eps leaves C_ii = 25 / (25 + eps)
+    assert float(L.barlow_twins(z, z)) == pytest.approx(3 * eps_share**2, rel=1e-6)
+
+
+@pytest.mark.parametrize("temperature", [0.05, 0.5])
+def test_gradient_identity_of_the_core(temperature):
+    """d l_i / d s_ik = p_ik / tau for every negative k and -(1 - p_ii) / tau for the positive (Wang & Liu 2021)."""
+    g = torch.Generator().manual_seed(2)
+    s = torch.empty(5, 5, dtype=torch.float64).uniform_(-1, 1, generator=g).requires_grad_()
+    target = torch.arange(5)
+    for i in range(5):
+        (grad,) = torch.autograd.grad(positive_nll(s / temperature, target)[i], s)
+        p = torch.softmax(s[i].detach() / temperature, dim=0)
+        expected = p / temperature
+        expected[i] = -(1 - p[i]) / temperature
+        torch.testing.assert_close(grad[i], expected, rtol=1e-12, atol=0)
+        assert float(grad[torch.arange(5) != i].abs().max()) == 0.0  # only row i moves
+
+
+def test_info_nce_gradient_on_the_sphere():
+    """For unit-norm inputs, d loss / d q_i = (1 - q_i q_iᵀ) Σ_j (p_ij - δ_ij) p_j / (N tau)."""
+    g = torch.Generator().manual_seed(3)
+    n, tau = 6, 0.2
+    q = torch.nn.functional.normalize(torch.randn(n, 4, generator=g, dtype=torch.float64), dim=1).requires_grad_()
+    p = torch.nn.functional.normalize(torch.randn(n, 4, generator=g, dtype=torch.float64), dim=1)
+    (grad,) = torch.autograd.grad(L.info_nce(q, p, temperature=tau), q)
+    probs = torch.softmax(q.detach() @ p.T / tau, dim=1)  # (N, N)
+    euclidean = (probs - torch.eye(n, dtype=torch.float64)) @ p / (n * tau)  # (N, D)
+    qd = q.detach()
+    tangent = euclidean - (euclidean * qd).sum(1, keepdim=True) * qd
+    torch.testing.assert_close(grad, tangent, rtol=1e-10, atol=1e-12)
+
+
+def test_info_nce_mutual_information_bound():
+    """The in-batch loss lies in [0, log N], and a perfectly aligned, spread batch gives about 0."""
+    n = 16
+    z = torch.eye(n, dtype=torch.float64)
+    loss = float(L.info_nce(z, z, temperature=0.01))
+    assert 0 <= loss < 1e-30
+    g = torch.Generator().manual_seed(4)
+    noise = torch.randn(n, 32, generator=g, dtype=torch.float64)
+    assert 0 < math.log(n) - float(L.info_nce(noise, noise, temperature=0.1)) <= math.log(n)
