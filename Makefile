@@ -9,13 +9,14 @@ PYTEST_ARGS ?=
 # The default suite skips tests marked slow; `make test-all` runs everything.
 TEST_MARKERS ?= not slow
 
-.PHONY: lab test test-all book lock clean help
+.PHONY: lab test test-all book notebooks lock clean help
 
 help:
 	@echo "make lab       open JupyterLab on notebooks/ (installs ./.venv on first run)"
 	@echo "make test      run the default test suite (installs ./.venv on first run)"
 	@echo "make test-all  also run the slow tests"
 	@echo "make book      execute every notebook headless and write HTML to build/book/"
+	@echo "make notebooks regenerate notebooks/*.ipynb (no outputs) from their py:percent sources"
 	@echo "make lock      re-resolve constraints.txt from pyproject.toml (needs the network)"
 
 $(PY):
@@ -40,7 +41,10 @@ test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 book: $(STAMP)
-	$(PY) tools/build_book.py --out build/book
+	$(PY) tools/build_book.py --out build/book $(BOOK_ARGS)
+
+notebooks: $(STAMP)
+	$(PY) tools/notebooks.py sync
 
 lock: $(PY)
 	$(PY) -m pip install --quiet -e ".[dev]"

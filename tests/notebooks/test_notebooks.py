@@ -1,0 +1,73 @@
+"""The notebooks: committed .ipynb match their py:percent sources, and each runs top to bottom in fast mode.
+
+Execution uses this interpreter (a temporary ``python3`` kernelspec pointing at sys.executable), so
+it needs no registered kernel. Every revealable solution (a ```python block inside <details>) ends
+with a call to its self-check; the test runs it after the notebook and expects "Check passed".
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUDGET_S = 60  # per notebook in fast mode, kernel start included
+
+_spec = importlib.util.spec_from_file_location("contrastlab_tools_notebooks", ROOT / "tools" / "notebooks.py")
+tools = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = tools  # dataclasses look their module up by name
+_spec.loader.exec_module(tools)
+
+SOURCES = tools.sources()
+# Text each notebook must print when its own checks pass (beyond running without error).
+EXPECTED_OUTPUT = {
+    "00_start_here": ["Check passed: a collapsed batch gives log(2N-1) to within"],
+}
+SOLUTION = re.compile(r"<details>.*?```python\n(.*?)```.*?</details>", re.DOTALL)
+
+
+def test_ipynb_in_sync_with_py_and_without_outputs():
+    """Strict in CI (what is committed has no outputs); on a learner's machine, where running a
+    notebook in JupyterLab saves its outputs, only the cells' code and text must match the .py."""
+    assert SOURCES, f"no notebooks/NN_*.py found in {tools.NOTEBOOKS}"
+    found = tools.problems(strict=os.environ.get("CI", "").lower() == "true")
+    assert not found, "notebooks out of date (run `python tools/notebooks.py sync`):\n" + "\n".join(
+        f"  {name}: {what}" for name, what in found.items())
+
+
+def test_expected_output_names_existing_notebooks():
+    missing = set(EXPECTED_OUTPUT) - {p.stem for p in SOURCES}
+    assert not missing, f"EXPECTED_OUTPUT names notebooks that do not exist: {sorted(missing)}"
+
+
+def solutions(nb: nbformat.NotebookNode) -> list[str]:
+    """The code of every revealable solution (a ```python block inside <details>), in order."""
+    return [code for cell in nb.cells if cell.cell_type == "markdown" for code in SOLUTION.findall(cell.source)]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
+def test_notebook_runs_in_fast_mode(source: Path):
+    nb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    n_cells = len(nb.cells)
+    nb.cells.extend(nbformat.v4.new_code_cell(code) for code in solutions(nb))
+    run = tools.execute(nb, fast=True, timeout=BUDGET_S)
+
+    if run.error:
+        pytest.fail(f"{source.stem} failed in fast mode:\n{run.error}", pytrace=False)
+    assert run.seconds < BUDGET_S, f"{source.stem} took {run.seconds:.1f} s in fast mode, budget {BUDGET_S} s"
+    text = run.text()
+    for expected in EXPECTED_OUTPUT.get(source.stem, []):
+        assert expected in text, f"{source.stem} never printed {expected!r}; its output was:\n{text}"
+    for cell in run.notebook.cells[n_cells:]:
+        printed = "".join(out.get("text", "") for out in cell.outputs)
+        assert "Check passed" in printed, (
+            f"{source.stem}: a revealed solution does not pass its self-check.\n"
+            f"Solution:\n{cell.source}\nPrinted:\n{printed}")
+    print(f"{source.stem}: {run.seconds:.1f} s")
