@@ -1,0 +1,366 @@
+r"""Diagnostics of an embedding: geometry on the sphere, rank and collapse, and downstream accuracy.
+
+All functions take embeddings as (N, D) tensors on any device, return Python floats or tensors on
+that device, and never build a gradient. The ones whose cost grows as N^2 work in row chunks of
+``chunk_size`` so that they run on large sets within a fixed memory.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .losses import _checks as check
+from .losses import alignment as _alignment
+from .losses import uniformity as _uniformity_dense
+from .losses.core import l2_normalize
+
+__all__ = [
+    "alignment", "uniformity", "uniform_sphere_uniformity", "singular_values", "effective_rank", "rankme",
+    "numerical_rank", "collapse_std", "mean_norm", "anisotropy", "tolerance", "collision_rate",
+    "similarity_matrix", "candidate_probabilities", "negative_positive_coupling", "positive_rank_accuracy",
+    "knn_accuracy", "linear_probe_accuracy",
+]
+
+
+@torch.no_grad()
+def alignment(x: Tensor, y: Tensor, *, alpha: float = 2) -> float:
+    r"""Mean :math:`\lVert\hat x_i - \hat y_i\rVert^\alpha` over positive pairs (Wang & Isola 2020);
+    the value of ``contrastlab.losses.alignment``. 0 is perfect alignment, 4 (alpha=2) antipodal."""
+    return float(_alignment(x, y, alpha=alpha))
+
+
+@torch.no_grad()
+def uniformity(x: Tensor, *, t: float = 2, chunk_size: int = 2048) -> float:
+    r"""Uniformity :math:`\log \mathbb E_{i\ne j} e^{-t\lVert\hat x_i-\hat x_j\rVert^2}` (Wang & Isola 2020).
+
+    Equal to ``contrastlab.losses.uniformity``, computed over row chunks so that it needs
+    O(chunk_size * N) memory instead of O(N^2). Compare with ``uniform_sphere_uniformity(D, t)``.
+    """
+    check.embeddings("x", x)
+    check.batch_at_least("x", x, 2, "uniformity is a mean over pairs")
+    if len(x) <= chunk_size:
+        return float(_uniformity_dense(x, t=t))
+    t = float(check.positive_number("t", t))
+    z = l2_normalize(x)  # (N, D)
+    n = len(z)
+    parts = []
+    for start in range(0, n, chunk_size):
+        rows = z[start:start + chunk_size]  # (C, D)
+        logits = -t * (2 - 2 * rows @ z.T).clamp_min(0)  # (C, N)
+        own = torch.arange(start, start + len(rows), device=z.device)
+        logits[torch.arange(len(rows), device=z.device), own] = float("-inf")  # leave out i == j
+        parts.append(torch.logsumexp(logits.flatten(), dim=0))
+    return float(torch.logsumexp(torch.stack(parts), dim=0) - math.log(n * (n - 1)))
+
+
+def uniform_sphere_uniformity(dim: int, *, t: float = 2) -> float:
+    r"""The uniformity of the uniform distribution on :math:`S^{d-1}`: the best value an embedding
+    of dimension ``dim`` can approach as N grows.
+
+    With u = xᵀy for independent uniform x, y, ``‖x − y‖² = 2 − 2u`` and
+    :math:`\mathbb E[e^{\kappa u}] = \Gamma(d/2)\,(2/\kappa)^{d/2-1} I_{d/2-1}(\kappa)`, so for κ = 2t
+
+    .. math:: \mathcal L_{uniform} = \log\Gamma(d/2) + (1 - d/2)\log t + \log I^{e}_{d/2-1}(2t)
+
+    where :math:`I^e_\nu(x) = e^{-x} I_\nu(x)` is the exponentially scaled Bessel function.
+    d = 2 gives log I0e(2t); d = 3 gives log(sinh(2t)/(2t)) - 2t.
+    """
+    from scipy.special import ive  # lazy: only this reference value needs scipy
+
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 2:
+        raise ValueError(f"dim must be an integer >= 2 (the sphere S^(dim-1)), got {dim!r}")
+    t = float(check.positive_number("t", t))
+    nu = dim / 2 - 1
+    return math.lgamma(dim / 2) + (1 - dim / 2) * math.log(t) + math.log(float(ive(nu, 2 * t)))
+
+
+@torch.no_grad()
+def singular_values(z: Tensor, *, center: bool = True) -> Tensor:
+    """Singular values of the (N, D) embedding matrix, descending, as a (min(N, D),) float tensor.
+
+    ``center=True`` subtracts the mean embedding first, giving the spectrum of the covariance
+    (Jing et al. 2022 plot its log to show dimensional collapse: a tail of near-zero values).
+    """
+    check.embeddings("z", z)
+    z = z.to(torch.promote_types(z.dtype, torch.float32))
+    if center:
+        z = z - z.mean(0)
+    return torch.linalg.svdvals(z)
+
+
+def _spectral_entropy_rank(sigma: Tensor, eps: float) -> float:
+    total = sigma.sum()
+    if float(total) == 0.0:
+        return 0.0
+    p = sigma / total + eps  # (K,)
+    return float(torch.exp(-torch.special.xlogy(p, p).sum()))  # 0 log 0 = 0
+
+
+@torch.no_grad()
+def effective_rank(z: Tensor, *, center: bool = False) -> float:
+    r"""Effective rank (Roy & Vetterli 2007): the exponential of the entropy of the normalised spectrum.
+
+    .. math:: p_k = \sigma_k / \textstyle\sum_j \sigma_j,\qquad \mathrm{erank} = \exp\big(-\sum_k p_k\log p_k\big)
+
+    Between 1 (rank one) and min(N, D) (a flat spectrum): the identity matrix I_n gives n.
+    A constant (collapsed) batch gives 1 uncentred, and 0 when centred (no variance at all).
+    """
+    return _spectral_entropy_rank(singular_values(z, center=center), eps=0.0)
+
+
+@torch.no_grad()
+def rankme(z: Tensor, *, eps: float = 1e-7) -> float:
+    r"""RankMe (Garrido et al. 2023): the effective rank of the uncentred embeddings with
+    :math:`p_k = \sigma_k/\lVert\sigma\rVert_1 + \varepsilon`, used to predict downstream performance."""
+    return _spectral_entropy_rank(singular_values(z, center=False), eps=eps)
+
+
+@torch.no_grad()
+def numerical_rank(z: Tensor, *, tol: float = 1e-3, center: bool = True) -> int:
+    """The number of singular values above ``tol`` times the largest one."""
+    sigma = singular_values(z, center=center)
+    if float(sigma[0]) == 0.0:
+        return 0
+    return int((sigma > tol * sigma[0]).sum())
+
+
+@torch.no_grad()
+def collapse_std(z: Tensor) -> float:
+    r"""SimSiam's collapse signal: the mean over dimensions of the batch std of :math:`\hat z = z/\lVert z\rVert`.
+
+    About :math:`1/\sqrt{D}` when the embeddings spread over the sphere, 0 when they collapse to a point
+    (Chen & He 2021). The unbiased std; N >= 2.
+    """
+    check.embeddings("z", z)
+    check.batch_at_least("z", z, 2, "a standard deviation over the batch")
+    return float(l2_normalize(z).std(0).mean())
+
+
+@torch.no_grad()
+def mean_norm(z: Tensor) -> float:
+    r"""Norm of the mean unit embedding :math:`\lVert \frac1N\sum_i \hat z_i\rVert`: 0 for a centred
+    spread, 1 for complete collapse."""
+    check.embeddings("z", z)
+    return float(l2_normalize(z).mean(0).norm())
+
+
+@torch.no_grad()
+def anisotropy(z: Tensor) -> float:
+    r"""Mean cosine similarity over distinct pairs (Ethayarajh 2019): near 0 for an isotropic set,
+    near 1 when the embeddings crowd into a narrow cone.
+
+    .. math:: \frac{1}{N(N-1)}\sum_{i \ne j}\hat z_i^\top\hat z_j = \frac{\lVert\sum_i \hat z_i\rVert^2 - N}{N(N-1)}
+
+    computed in O(N D) from the sum of the unit vectors.
+    """
+    check.embeddings("z", z)
+    check.batch_at_least("z", z, 2, "a mean over pairs")
+    u = l2_normalize(z).double()
+    n = len(u)
+    return float((u.sum(0).pow(2).sum() - u.pow(2).sum()) / (n * (n - 1)))
+
+
+@torch.no_grad()
+def tolerance(z: Tensor, labels: Tensor) -> float:
+    r"""Tolerance (Wang & Liu 2021): the mean cosine similarity of distinct same-class pairs.
+
+    .. math:: T = \frac{\sum_c \big(\lVert\sum_{i \in c}\hat z_i\rVert^2 - n_c\big)}{\sum_c n_c(n_c - 1)}
+
+    High tolerance means semantically similar samples stay close (small temperatures lower it).
+    O(N D). Classes with a single sample contribute no pair.
+    """
+    check.embeddings("z", z)
+    labels = check.labels("labels", labels, len(z), z.device)
+    u = l2_normalize(z).double()
+    _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
+    sums = torch.zeros(len(counts), u.shape[1], dtype=u.dtype, device=u.device).index_add_(0, inverse, u)
+    pairs = (counts * (counts - 1)).sum()
+    if int(pairs) == 0:
+        raise ValueError("tolerance needs at least one class with two samples; every label in labels is unique")
+    return float((sums.pow(2).sum() - u.pow(2).sum()) / pairs)
+
+
+def collision_rate(labels: Tensor) -> float:
+    r"""Probability that a random negative (another sample drawn uniformly) shares the anchor's class:
+    :math:`\sum_c \frac{n_c (n_c - 1)}{N (N - 1)}`, about 1/K for K balanced classes (Chuang et al.'s
+    class prior tau+)."""
+    if not isinstance(labels, Tensor) or labels.ndim != 1 or len(labels) < 2:
+        raise ValueError(f"labels must be a 1-d tensor with at least 2 labels, got {labels!r:.80}")
+    _, counts = torch.unique(labels, return_counts=True)
+    n = len(labels)
+    return float((counts * (counts - 1)).sum()) / (n * (n - 1))
+
+
+@torch.no_grad()
+def similarity_matrix(a: Tensor, b: Tensor | None = None) -> Tensor:
+    """Cosine similarities (N, M) between the rows of a (N, D) and b (M, D) (b = a if None)."""
+    check.embeddings("a", a)
+    if b is None:
+        b = a
+    check.embeddings("b", b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"a and b must have the same dimension D, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return l2_normalize(a) @ l2_normalize(b).T
+
+
+def _positive_column(similarity: Tensor, positive_index: Tensor | None) -> Tensor:
+    if similarity.ndim != 2:
+        raise ValueError(f"similarity must be a 2-d tensor (N, C), got shape {tuple(similarity.shape)}")
+    n, c = similarity.shape
+    if positive_index is None:
+        if n != c:
+            raise ValueError(f"positive_index is required unless similarity is square, got shape {(n, c)}")
+        return torch.arange(n, device=similarity.device)
+    if positive_index.shape != (n,) or positive_index.dtype not in (torch.int32, torch.int64):
+        raise ValueError(f"positive_index must be an integer tensor of shape ({n},), got "
+                         f"{positive_index.dtype} {tuple(positive_index.shape)}")
+    return positive_index.to(similarity.device)
+
+
+@torch.no_grad()
+def candidate_probabilities(similarity: Tensor, *, temperature: float,
+                            positive_index: Tensor | None = None) -> Tensor:
+    r"""The softmax over each row's candidates, :math:`P_{ij} = e^{s_{ij}/\tau}/\sum_k e^{s_{ik}/\tau}`.
+
+    These are the per-negative gradient weights of InfoNCE: :math:`\partial\ell_i/\partial s_{ij} = P_{ij}/\tau`
+    for every negative j and :math:`-(1 - P_{i,i^+})/\tau` for the positive (Wang & Liu 2021). As tau falls
+    the weight concentrates on the hardest negatives.
+
+    Args:
+        similarity: (N, C) similarities of each anchor to its candidates (positive included).
+        temperature: tau > 0.
+        positive_index: unused here; accepted so calls mirror ``negative_positive_coupling``.
+    Returns: (N, C) probabilities, rows summing to 1.
+    """
+    _positive_column(similarity, positive_index)
+    temperature = check.positive_number("temperature", temperature)
+    return torch.softmax(similarity.to(torch.promote_types(similarity.dtype, torch.float32)) / temperature, dim=1)
+
+
+@torch.no_grad()
+def negative_positive_coupling(similarity: Tensor, *, temperature: float,
+                               positive_index: Tensor | None = None) -> Tensor:
+    r"""The negative-positive coupling factor of InfoNCE (Yeh et al. 2022), per anchor.
+
+    .. math:: q_i = 1 - \frac{e^{s_{i,i^+}/\tau}}{\sum_k e^{s_{ik}/\tau}}
+
+    InfoNCE's gradient equals q_i times the decoupled loss's gradient; q_i -> 0 when the positive is
+    easy or the batch is small, which slows learning. ``positive_index`` defaults to the diagonal.
+    Returns: (N,) in [0, 1).
+    """
+    pos = _positive_column(similarity, positive_index)
+    probabilities = candidate_probabilities(similarity, temperature=temperature)
+    return 1 - probabilities.gather(1, pos[:, None]).squeeze(1)
+
+
+@torch.no_grad()
+def positive_rank_accuracy(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *,
+                           topk: tuple[int, ...] = (1, 5), chunk_size: int = 4096) -> dict[int, float]:
+    """Top-k retrieval accuracy of each query's positive among its candidates (cosine similarity).
+
+    Candidates are as in ``info_nce``: all positives (in-batch) or the positive plus ``negatives``
+    (M, D). A candidate tied with the positive counts against it, so a collapsed batch scores 0,
+    not 1. Returns {k: accuracy}.
+    """
+    check.embeddings("query", query)
+    check.embeddings("positive", positive)
+    check.same_shape("query", query, "positive", positive)
+    q, p = l2_normalize(query), l2_normalize(positive)
+    neg = None if negatives is None else l2_normalize(check.embeddings("negatives", negatives))
+    hits = {k: 0 for k in topk}
+    for start in range(0, len(q), chunk_size):
+        rows = slice(start, start + chunk_size)
+        pos_sim = (q[rows] * p[rows]).sum(1, keepdim=True)  # (C, 1)
+        if neg is None:
+            others = q[rows] @ p.T  # (C, N)
+            own = torch.arange(start, start + len(pos_sim), device=q.device)
+            others[torch.arange(len(pos_sim), device=q.device), own] = float("-inf")
+        else:
+            others = q[rows] @ neg.T  # (C, M)
+        rank = (others >= pos_sim).sum(1)  # candidates at least as similar as the positive
+        for k in topk:
+            hits[k] += int((rank < k).sum())
+    return {k: hits[k] / len(q) for k in topk}
+
+
+@torch.no_grad()
+def knn_accuracy(train: Tensor, train_labels: Tensor, test: Tensor | None = None,
+                 test_labels: Tensor | None = None, *, k: int = 20, temperature: float | None = 0.07,
+                 chunk_size: int = 2048) -> float:
+    r"""k-nearest-neighbour accuracy on frozen embeddings, by cosine similarity.
+
+    Each test point takes its k most similar training points; their votes are weighted by
+    :math:`e^{s/\tau}` (Wu et al. 2018; ``temperature=None`` gives plain majority votes). Without
+    ``test`` it is the leave-one-out accuracy on ``train`` (each point's own entry is excluded).
+    """
+    check.embeddings("train", train)
+    train_labels = check.labels("train_labels", train_labels, len(train), train.device)
+    leave_one_out = test is None
+    if leave_one_out:
+        test, test_labels = train, train_labels
+    else:
+        check.embeddings("test", test)
+        test_labels = check.labels("test_labels", test_labels, len(test), test.device)
+    if not isinstance(k, int) or not 1 <= k <= len(train) - leave_one_out:
+        raise ValueError(f"k must be an integer in [1, {len(train) - leave_one_out}], got {k!r}")
+    a, b = l2_normalize(train), l2_normalize(test)
+    classes, y = torch.unique(train_labels, return_inverse=True)
+    correct = 0
+    for start in range(0, len(b), chunk_size):
+        sim = b[start:start + chunk_size] @ a.T  # (C, N_train)
+        if leave_one_out:
+            rows = torch.arange(len(sim), device=sim.device)
+            sim[rows, rows + start] = float("-inf")
+        top_sim, top_idx = sim.topk(k, dim=1)  # (C, k)
+        weights = torch.ones_like(top_sim) if temperature is None else torch.exp((top_sim - 1) / temperature)
+        votes = torch.zeros(len(sim), len(classes), dtype=weights.dtype, device=sim.device)
+        votes.scatter_add_(1, y[top_idx], weights)
+        predicted = classes[votes.argmax(1)]
+        correct += int((predicted == test_labels[start:start + chunk_size]).sum())
+    return correct / len(b)
+
+
+def linear_probe_accuracy(train: Tensor, train_labels: Tensor, test: Tensor | None = None,
+                          test_labels: Tensor | None = None, *, weight_decay: float = 1e-4,
+                          max_iter: int = 100, seed: int = 0) -> float:
+    r"""Accuracy of a multinomial logistic regression trained on frozen, standardised embeddings.
+
+    Minimises mean cross-entropy + weight_decay·‖W‖² with full-batch L-BFGS on the embeddings'
+    device. Without ``test``, a seeded half of ``train`` trains the probe and the other half tests it.
+    """
+    check.embeddings("train", train)
+    train_labels = check.labels("train_labels", train_labels, len(train), train.device)
+    if test is None:
+        g = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(train), generator=g).to(train.device)
+        half = len(train) // 2
+        test, test_labels = train[order[half:]], train_labels[order[half:]]
+        train, train_labels = train[order[:half]], train_labels[order[:half]]
+    else:
+        check.embeddings("test", test)
+        test_labels = check.labels("test_labels", test_labels, len(test), test.device)
+    dtype = torch.promote_types(train.dtype, torch.float32)
+    x, x_test = train.detach().to(dtype), test.detach().to(dtype)
+    mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
+    x, x_test = (x - mean) / std, (x_test - mean) / std
+    classes, y = torch.unique(train_labels, return_inverse=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        probe = torch.nn.Linear(x.shape[1], len(classes)).to(device=x.device, dtype=dtype)
+    optimizer = torch.optim.LBFGS(probe.parameters(), max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(probe(x), y) + weight_decay * probe.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        optimizer.step(closure)
+    with torch.no_grad():
+        predicted = classes[probe(x_test).argmax(1)]
+    return float((predicted == test_labels).float().mean())
