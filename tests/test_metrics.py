@@ -210,3 +210,11 @@ def test_metrics_run_on_the_inputs_device(device):
     assert 0 <= M.knn_accuracy(z, labels, k=3) <= 1
     assert 0 <= M.linear_probe_accuracy(z, labels) <= 1
     assert M.negative_positive_coupling(M.similarity_matrix(z), temperature=0.1).device.type == device.type
+
+
+def test_linear_r2():
+    z = torch.randn(500, 3, generator=gen(13), dtype=torch.float64)
+    rotation = torch.linalg.qr(torch.randn(3, 3, generator=gen(14), dtype=torch.float64))[0]
+    assert M.linear_r2(z @ rotation + 5, z) == pytest.approx(1.0, abs=1e-9)  # a linear map of z: R² = 1
+    assert M.linear_r2(torch.randn(500, 3, generator=gen(15), dtype=torch.float64), z) < 0.05
+    assert 0.3 < M.linear_r2(z[:, :1], z[:, :2]) < 0.7  # explains one of two unit-variance targets

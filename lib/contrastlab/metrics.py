@@ -22,7 +22,7 @@ __all__ = [
     "alignment", "uniformity", "uniform_sphere_uniformity", "singular_values", "effective_rank", "rankme",
     "numerical_rank", "collapse_std", "mean_norm", "anisotropy", "tolerance", "collision_rate",
     "similarity_matrix", "candidate_probabilities", "negative_positive_coupling", "positive_rank_accuracy",
-    "knn_accuracy", "linear_probe_accuracy",
+    "knn_accuracy", "linear_probe_accuracy", "linear_r2",
 ]
 
 
@@ -364,3 +364,27 @@ def linear_probe_accuracy(train: Tensor, train_labels: Tensor, test: Tensor | No
     with torch.no_grad():
         predicted = classes[probe(x_test).argmax(1)]
     return float((predicted == test_labels).float().mean())
+
+
+@torch.no_grad()
+def linear_r2(features: Tensor, targets: Tensor, *, ridge: float = 1e-6) -> float:
+    r"""How much of ``targets`` a linear map of ``features`` explains: the R² of a least-squares fit.
+
+    .. math:: R^2 = 1 - \frac{\lVert Y - \hat Y\rVert_F^2}{\lVert Y - \bar Y\rVert_F^2},\qquad
+              \hat Y = [X, 1]\,W,\ W = \arg\min \lVert [X, 1]W - Y\rVert^2 + \text{ridge}\,\lVert W\rVert^2
+
+    Zimmermann et al. 2021 use it to show that InfoNCE recovers the latent z of x = g(z) up to a
+    linear (orthogonal) map: R² near 1. Fit and scored on the same samples (N should exceed D).
+    Args: features (N, D); targets (N, K). Returns: R² in (-inf, 1].
+    """
+    check.embeddings("features", features)
+    check.embeddings("targets", targets)
+    if len(features) != len(targets):
+        raise ValueError(f"features and targets must have the same number of rows, got {len(features)} and {len(targets)}")
+    x = torch.cat([features.double(), torch.ones(len(features), 1, dtype=torch.float64, device=features.device)], 1)
+    y = targets.double()
+    gram = x.T @ x + ridge * torch.eye(x.shape[1], dtype=torch.float64, device=x.device)
+    w = torch.linalg.solve(gram, x.T @ y)
+    residual = (y - x @ w).pow(2).sum()
+    total = (y - y.mean(0)).pow(2).sum()
+    return float(1 - residual / total)

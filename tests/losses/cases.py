@@ -47,6 +47,10 @@ def _supcon(g, n, d, dtype):
     return torch.randn(n, 2, d, generator=g, dtype=dtype), labels
 
 
+def _two_with_labels(g, n, d, dtype):
+    return _two(g, n, d, dtype) + (torch.arange(n) % 3,)
+
+
 def _one(g, n, d, dtype):
     return (torch.randn(n, d, generator=g, dtype=dtype),)
 
@@ -64,6 +68,7 @@ CASES = [
          {"temperature": 0.5, "tau_plus": 0.1}, swap_symmetric=True),
     Case("hard_negative_nt_xent", L.hard_negative_nt_xent, R.hard_negative_nt_xent, _two,
          {"temperature": 0.5, "tau_plus": 0.1, "beta": 1.0}, swap_symmetric=True),
+    Case("oracle_nt_xent", L.oracle_nt_xent, R.oracle_nt_xent, _two_with_labels, {"temperature": 0.5}),
     Case("clip_loss", L.clip_loss, R.clip_loss, _two, {"logit_scale": 1 / 0.07}, swap_symmetric=True),
     Case("siglip_loss", L.siglip_loss, R.siglip_loss, _two, {"logit_scale": 10.0, "logit_bias": -10.0},
          swap_symmetric=True),

@@ -421,3 +421,22 @@ if __name__ == "__main__":
         print(f"N={n_rows}: nt_xent == log(2N-1) = {math.log(2 * n_rows - 1):.12f}, "
               f"info_nce == log(N) = {math.log(n_rows):.12f}  OK")
     print("reference self-test passed")
+
+
+def oracle_nt_xent(z1, z2, labels, temperature=0.5):
+    """NT-Xent whose negatives exclude every sample of the anchor's class (the twin stays the positive)."""
+    a = _normalize_rows(_to_list(z1))
+    b = _normalize_rows(_to_list(z2))
+    y = [int(v) for v in _to_list(labels)]
+    n = len(a)
+    z = a + b
+    ys = y + y
+    losses = []
+    for i in range(2 * n):
+        pos = (i + n) % (2 * n)
+        candidates = [_dot(z[i], z[pos]) / temperature]
+        for k in range(2 * n):
+            if k != i and k != pos and ys[k] != ys[i]:
+                candidates.append(_dot(z[i], z[k]) / temperature)
+        losses.append(_lse(candidates) - _dot(z[i], z[pos]) / temperature)
+    return _mean(losses)

@@ -9,12 +9,12 @@ CONVENTIONS.md maps each loss to its counterpart in the peer libraries.
 from .clip import LearnableLogitScale, clip_loss, siglip_loss
 from .debiased import debiased_nt_xent, hard_negative_nt_xent
 from .geometry import alignment, uniformity
-from .infonce import decoupled_nt_xent, info_nce, nt_xent
+from .infonce import decoupled_nt_xent, info_nce, nt_xent, oracle_nt_xent
 from .noncontrastive import barlow_twins, negative_cosine, vicreg
 from .supcon import supcon
 
 __all__ = [
-    "info_nce", "nt_xent", "decoupled_nt_xent", "debiased_nt_xent", "hard_negative_nt_xent",
+    "info_nce", "nt_xent", "decoupled_nt_xent", "oracle_nt_xent", "debiased_nt_xent", "hard_negative_nt_xent",
     "clip_loss", "siglip_loss", "LearnableLogitScale", "supcon",
     "alignment", "uniformity", "negative_cosine", "barlow_twins", "vicreg",
 ]

@@ -125,3 +125,31 @@ def decoupled_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0
     logits = two_view_logits(z1, z2, temperature)  # (2N, 2N)
     _, negatives = two_view_masks(n, z1.device)
     return positive_nll(logits, twin_index(n, z1.device), negatives).mean()
+
+
+def oracle_nt_xent(z1: Tensor, z2: Tensor, labels: Tensor, *, temperature: float | Tensor = 0.5) -> Tensor:
+    r"""NT-Xent with oracle negatives: every negative that shares the anchor's class is removed.
+
+    .. math:: \ell_a = \log\Big(e^{s_{a,a^+}/\tau} + \sum_{k:\,y_k \ne y_a} e^{s_{ak}/\tau}\Big) - s_{a,a^+}/\tau
+
+    The "unbiased" loss that the debiased estimator approximates without labels (Chuang et al. 2020):
+    with K balanced classes a random negative is a false negative with probability about 1/K.
+
+    Args:
+        z1, z2: (N, D) two views, N >= 2.
+        labels: (N,) integer class labels of the samples.
+        temperature: tau > 0, a divisor.
+    Returns: scalar mean over the 2N anchors (an anchor whose negatives all share its class scores 0).
+    Cost: 8 N^2 D flops, O(N^2) memory.
+    References: Chuang et al. 2020 (Debiased Contrastive Learning).
+    """
+    temperature = _two_views(z1, z2, temperature)
+    n = len(z1)
+    labels = check.labels("labels", labels, n, z1.device)
+    logits = two_view_logits(z1, z2, temperature)  # (2N, 2N)
+    y = labels.repeat(2)  # (2N,)
+    not_self, _ = two_view_masks(n, z1.device)
+    twin = twin_index(n, z1.device)
+    keep = not_self & (y[:, None] != y[None, :])  # (2N, 2N) true negatives
+    keep[torch.arange(2 * n, device=z1.device), twin] = True  # and the positive
+    return positive_nll(logits, twin, keep).mean()

@@ -1,0 +1,100 @@
+"""scikit-learn's bundled 8x8 handwritten digits with image augmentations whose strength is one knob."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .base import ToyData, positive_int, tensor
+
+AUGMENTATIONS = ("crop", "rotate", "noise", "blur", "cutout")
+
+
+@dataclass(kw_only=True)
+class Digits(ToyData):
+    """x (N, 1, 8, 8) in [0, 1]; a view applies the chosen augmentations at ``strength``."""
+
+    strength: float
+    augmentations: tuple[str, ...]
+
+    def _view(self, idx: Tensor, generator: torch.Generator) -> Tensor:
+        return augment_digits(self.x[idx], strength=self.strength, augmentations=self.augmentations,
+                              generator=generator)
+
+
+def _uniform(shape, low, high, generator, device):
+    return low + (high - low) * torch.rand(shape, generator=generator, device=device)
+
+
+def augment_digits(images: Tensor, *, strength: float = 0.5, augmentations: tuple[str, ...] = AUGMENTATIONS,
+                   generator: torch.Generator | None = None) -> Tensor:
+    """Random augmentations of a batch of (B, 1, 8, 8) images, each drawn independently per image.
+
+    At strength s in [0, 1]: ``crop`` zooms in by up to 1 + 0.3 s and shifts by up to 2 s pixels;
+    ``rotate`` turns by up to ±30 s degrees; ``blur`` mixes in a 3x3 Gaussian blur with weight up to s;
+    ``cutout`` blanks a 3x3 square with probability s; ``noise`` adds Gaussian noise of std 0.2 s.
+    s = 0 returns the images unchanged. Geometry uses one affine resampling per image.
+    """
+    if not (isinstance(strength, (int, float)) and 0 <= strength <= 1):
+        raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
+    unknown = set(augmentations) - set(AUGMENTATIONS)
+    if unknown:
+        raise ValueError(f"augmentations must be drawn from {AUGMENTATIONS}, got unknown {sorted(unknown)}")
+    if images.ndim != 4 or images.shape[1:] != (1, 8, 8):
+        raise ValueError(f"images must have shape (B, 1, 8, 8), got {tuple(images.shape)}")
+    x, s, b, dev = images, float(strength), len(images), images.device
+    generator = generator or torch.Generator(device=dev).manual_seed(0)
+    if s == 0 or b == 0:
+        return x.clone()
+    if "crop" in augmentations or "rotate" in augmentations:
+        angle = _uniform(b, -1, 1, generator, dev) * math.radians(30) * s * ("rotate" in augmentations)
+        zoom = 1 / (1 + _uniform(b, 0, 0.3 * s, generator, dev) * ("crop" in augmentations))
+        shift = _uniform((b, 2), -1, 1, generator, dev) * (2 * s / 4) * ("crop" in augmentations)  # 4 px = 1 unit
+        cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
+        theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
+                             torch.stack([sin, cos, shift[:, 1]], 1)], 1).to(x.dtype)  # (B, 2, 3)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
+    if "blur" in augmentations:
+        kernel = torch.tensor([1.0, 2.0, 1.0], device=dev, dtype=x.dtype)
+        kernel = (kernel[:, None] * kernel[None, :] / 16).view(1, 1, 3, 3)
+        weight = _uniform((b, 1, 1, 1), 0, s, generator, dev).to(x.dtype)
+        x = (1 - weight) * x + weight * F.conv2d(x, kernel, padding=1)
+    if "cutout" in augmentations:
+        apply = torch.rand(b, generator=generator, device=dev) < s
+        corner = torch.randint(0, 6, (b, 2), generator=generator, device=dev)  # top-left of a 3x3 square
+        rows = torch.arange(8, device=dev)
+        inside_r = (rows[None, :] >= corner[:, :1]) & (rows[None, :] < corner[:, :1] + 3)  # (B, 8)
+        inside_c = (rows[None, :] >= corner[:, 1:]) & (rows[None, :] < corner[:, 1:] + 3)  # (B, 8)
+        mask = (inside_r[:, :, None] & inside_c[:, None, :] & apply[:, None, None])[:, None]  # (B, 1, 8, 8)
+        x = x.masked_fill(mask, 0.0)
+    if "noise" in augmentations:
+        x = x + 0.2 * s * torch.randn(x.shape, generator=generator, device=dev, dtype=x.dtype)
+    return x
+
+
+def digits(*, strength: float = 0.5, augmentations: tuple[str, ...] = AUGMENTATIONS, n: int | None = None,
+           seed: int = 0, device: torch.device | str = "cpu") -> Digits:
+    """The 1797 8x8 digits bundled with scikit-learn (no download), scaled to [0, 1].
+
+    ``strength`` in [0, 1] sets how hard the augmentations are (see ``augment_digits``); ``n`` keeps a
+    seeded random subset. Returns: ``Digits`` with x (N, 1, 8, 8), labels (N,) in 0..9, latents None.
+    """
+    from sklearn.datasets import load_digits
+
+    augment_digits(torch.zeros(0, 1, 8, 8), strength=strength, augmentations=tuple(augmentations))  # validate
+    bunch = load_digits()
+    images, labels = bunch.images / 16.0, bunch.target
+    data = Digits(x=tensor(images[:, None], device), labels=tensor(labels, device, torch.long),
+                  strength=float(strength), augmentations=tuple(augmentations),
+                  knobs=dict(strength=float(strength), augmentations=tuple(augmentations), n=n, seed=seed))
+    if n is not None:
+        n = positive_int("n", n, 2)
+        if n > len(data):
+            raise ValueError(f"n must be at most {len(data)} (the digits set), got {n}")
+        data = data.subset(torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n])
+    return data

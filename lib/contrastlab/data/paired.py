@@ -1,0 +1,70 @@
+"""Two modalities of one shared latent, for CLIP-style two-tower learning and the modality gap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .base import ToyData, class_counts, non_negative, per_sample, positive_int, rng, sample_vmf, tensor
+from .base import random_unit_vectors
+
+
+def _random_mlp(g: np.random.Generator, d_in: int, d_out: int, hidden: int) -> list[np.ndarray]:
+    return [g.standard_normal((d_in, hidden)) / np.sqrt(d_in), g.standard_normal((hidden, d_out)) / np.sqrt(hidden)]
+
+
+@dataclass(kw_only=True)
+class PairedModalities(ToyData):
+    """Paired samples (a_i, b_i) of two modalities; ``x`` is modality a, ``b`` modality b.
+
+    ``views(idx)`` returns a pair of tensors (a-view (B, Da), b-view (B, Db)) with fresh modality noise.
+    """
+
+    b: Tensor = per_sample()
+    noise_a: float
+    noise_b: float
+
+    def views(self, idx: Tensor | None = None, *, n_views: int = 2,
+              generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        if n_views != 2:
+            raise ValueError(f"paired data has exactly two views (one per modality), got n_views={n_views}")
+        idx = torch.arange(len(self), device=self.device) if idx is None else idx.to(self.device)
+        generator = generator or self.generator()
+        a, b = self.x[idx], self.b[idx]
+        a = a + self.noise_a * torch.randn(a.shape, generator=generator, device=a.device, dtype=a.dtype)
+        b = b + self.noise_b * torch.randn(b.shape, generator=generator, device=b.device, dtype=b.dtype)
+        return a, b
+
+
+def paired_modalities(n: int = 2000, *, latent_dim: int = 8, dim_a: int = 32, dim_b: int = 24,
+                      n_classes: int = 10, concentration: float = 10.0, noise_a: float = 0.1,
+                      noise_b: float = 0.1, hidden: int = 64, seed: int = 0,
+                      device: torch.device | str = "cpu") -> PairedModalities:
+    r"""Two "modalities" a = f_a(z), b = f_b(z) of a shared latent z, through two different random MLPs.
+
+    z is drawn from a vMF mixture of ``n_classes`` clusters on S^{latent_dim-1} (labels = cluster);
+    f_a, f_b are random two-layer tanh MLPs to ``dim_a`` and ``dim_b`` dimensions. Each view adds
+    modality-specific Gaussian noise (``noise_a``, ``noise_b``). A CLIP-style two-tower model learns to
+    align a_i with b_i; the modality gap (Liang et al. 2022) is the distance between the towers' mean
+    embeddings.
+    Returns: ``PairedModalities`` with x = a (n, dim_a), b (n, dim_b), latents z, labels.
+    """
+    n = positive_int("n", n, 2)
+    latent_dim, dim_a, dim_b, hidden = (positive_int(k, v) for k, v in
+                                        (("latent_dim", latent_dim), ("dim_a", dim_a), ("dim_b", dim_b),
+                                         ("hidden", hidden)))
+    n_classes = positive_int("n_classes", n_classes)
+    concentration = non_negative("concentration", concentration)
+    noise_a, noise_b = non_negative("noise_a", noise_a), non_negative("noise_b", noise_b)
+    g = rng(seed)
+    labels = g.permutation(np.repeat(np.arange(n_classes), class_counts(n, n_classes, 1.0)))
+    z = sample_vmf(g, random_unit_vectors(g, n_classes, latent_dim)[labels], concentration)
+    maps = [_random_mlp(g, latent_dim, d, hidden) for d in (dim_a, dim_b)]
+    a, b = (np.tanh(z @ w1) @ w2 for w1, w2 in maps)
+    knobs = dict(n=n, latent_dim=latent_dim, dim_a=dim_a, dim_b=dim_b, n_classes=n_classes,
+                 concentration=concentration, noise_a=noise_a, noise_b=noise_b, hidden=hidden, seed=seed)
+    return PairedModalities(x=tensor(a, device), b=tensor(b, device), labels=tensor(labels, device, torch.long),
+                            latents=tensor(z, device), noise_a=noise_a, noise_b=noise_b, knobs=knobs)

@@ -1,0 +1,305 @@
+"""Training set-ups: what one step of each self-supervised method computes.
+
+A ``Method`` owns the trainable modules of a set-up (encoder, predictor, learnable scale, ...) and
+any state that is not trained (EMA target, queue). ``loss(views, labels, step)`` returns the loss of a
+batch and the two projections it compared; ``after_step`` updates the untrained state;
+``features(x)`` and ``project(x)`` embed inputs for evaluation. ``METHODS`` maps names to set-ups.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import losses as L
+from .models import EMATarget, Encoder, build_encoder, make_target, momentum_update, predictor
+from .samplers import MoCoQueue
+
+
+def output_dim(encoder: nn.Module) -> int:
+    """The embedding size of an encoder: the ``out_features`` of its last Linear layer."""
+    linears = [m for m in encoder.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError("cannot tell the encoder's output size (it has no nn.Linear); pass embedding_dim=")
+    return linears[-1].out_features
+
+
+class Method(nn.Module):
+    """One-encoder, two-view set-up; subclasses define ``pair_loss``."""
+
+    needs_labels = False
+    paired = False
+
+    def __init__(self, encoder: Encoder, **options):
+        super().__init__()
+        self.encoder = encoder
+        if options:
+            raise TypeError(f"{type(self).__name__} got unknown options {sorted(options)}")
+
+    def pair_loss(self, z1: Tensor, z2: Tensor, labels: Tensor, step: int) -> Tensor:
+        raise NotImplementedError
+
+    def loss(self, views: Tensor, labels: Tensor, step: int) -> tuple[Tensor, Tensor, Tensor]:
+        """views (B, 2, ...) -> (scalar loss, z1 (B, E), z2 (B, E))."""
+        b = len(views)
+        z = self.encoder(views.transpose(0, 1).reshape(2 * b, *views.shape[2:]))  # one pass: shared BN stats
+        z1, z2 = z[:b], z[b:]
+        return self.pair_loss(z1, z2, labels, step), z1, z2
+
+    def after_step(self, step: int) -> None:
+        pass
+
+    def temperature(self) -> float | None:
+        return None
+
+    @torch.no_grad()
+    def features(self, x: Tensor) -> Tensor:
+        return self.encoder.features(x)
+
+    @torch.no_grad()
+    def project(self, x: Tensor) -> Tensor:
+        return self.encoder(x)
+
+
+class _Tempered(Method):
+    def __init__(self, encoder: Encoder, *, temperature: float = 0.1, **options):
+        super().__init__(encoder, **options)
+        self.tau = temperature
+
+    def temperature(self) -> float:
+        return self.tau
+
+
+class SimCLR(_Tempered):
+    """NT-Xent over both views (Chen et al. 2020)."""
+
+    def pair_loss(self, z1, z2, labels, step):
+        return L.nt_xent(z1, z2, temperature=self.tau)
+
+
+class InfoNCE(_Tempered):
+    """One-directional (or symmetric) in-batch InfoNCE."""
+
+    def __init__(self, encoder: Encoder, *, temperature: float = 0.1, symmetric: bool = False, **options):
+        super().__init__(encoder, temperature=temperature, **options)
+        self.symmetric = symmetric
+
+    def pair_loss(self, z1, z2, labels, step):
+        return L.info_nce(z1, z2, temperature=self.tau, symmetric=self.symmetric)
+
+
+class DCL(_Tempered):
+    """Decoupled contrastive loss (Yeh et al. 2022)."""
+
+    def pair_loss(self, z1, z2, labels, step):
+        return L.decoupled_nt_xent(z1, z2, temperature=self.tau)
+
+
+class Debiased(_Tempered):
+    """Debiased NT-Xent (Chuang et al. 2020) or, with ``beta`` > 0, hard-negative NT-Xent (Robinson et al. 2021)."""
+
+    def __init__(self, encoder: Encoder, *, temperature: float = 0.5, tau_plus: float = 0.1, beta: float = 0.0,
+                 **options):
+        super().__init__(encoder, temperature=temperature, **options)
+        self.tau_plus, self.beta = tau_plus, beta
+
+    def pair_loss(self, z1, z2, labels, step):
+        return L.hard_negative_nt_xent(z1, z2, temperature=self.tau, tau_plus=self.tau_plus, beta=self.beta)
+
+
+class Oracle(_Tempered):
+    """NT-Xent without false negatives: same-class negatives are removed using the labels."""
+
+    needs_labels = True
+
+    def pair_loss(self, z1, z2, labels, step):
+        return L.oracle_nt_xent(z1, z2, labels, temperature=self.tau)
+
+
+class SupCon(_Tempered):
+    """Supervised contrastive loss over both views (Khosla et al. 2020)."""
+
+    needs_labels = True
+
+    def pair_loss(self, z1, z2, labels, step):
+        return L.supcon(torch.stack([z1, z2], dim=1), labels, temperature=self.tau)
+
+
+class AlignUniform(Method):
+    """L_align + λ·L_uniform optimised directly (Wang & Isola 2020); uniformity averaged over the views."""
+
+    def __init__(self, encoder: Encoder, *, lam: float = 1.0, alpha: float = 2, t: float = 2, **options):
+        super().__init__(encoder, **options)
+        self.lam, self.alpha, self.t = lam, alpha, t
+
+    def pair_loss(self, z1, z2, labels, step):
+        uniform = (L.uniformity(z1, t=self.t) + L.uniformity(z2, t=self.t)) / 2
+        return L.alignment(z1, z2, alpha=self.alpha) + self.lam * uniform
+
+
+class MoCo(_Tempered):
+    """InfoNCE against a queue of keys from a momentum encoder (He et al. 2020)."""
+
+    def __init__(self, encoder: Encoder, *, temperature: float = 0.1, queue_size: int = 1024,
+                 momentum: float = 0.99, **options):
+        super().__init__(encoder, temperature=temperature, **options)
+        self.key_encoder = make_target(encoder)
+        self.momentum = momentum
+        self.queue_size = queue_size
+        self.queue: MoCoQueue | None = None  # made at the first step, once the key dimension is known
+
+    def loss(self, views, labels, step):
+        q = self.encoder(views[:, 0])  # (B, E)
+        with torch.no_grad():
+            momentum_update(self.key_encoder, self.encoder, self.momentum)
+            k = self.key_encoder(views[:, 1])  # (B, E)
+        if self.queue is None:
+            self.queue = MoCoQueue(k.shape[1], self.queue_size).to(k.device)
+        loss = L.info_nce(q, k, self.queue.negatives.to(q.dtype), temperature=self.tau)
+        self.queue.enqueue(k, labels=labels)
+        return loss, q, k
+
+
+class SimSiam(Method):
+    """Negative cosine between a predictor output and the other view's projection (Chen & He 2021).
+
+    ``stop_gradient=False`` or ``use_predictor=False`` removes the ingredient that prevents collapse.
+    """
+
+    def __init__(self, encoder: Encoder, *, stop_gradient: bool = True, use_predictor: bool = True,
+                 predictor_hidden: int = 32, embedding_dim: int | None = None, **options):
+        super().__init__(encoder, **options)
+        self.stop_gradient, self.use_predictor = stop_gradient, use_predictor
+        dim = embedding_dim or output_dim(encoder)
+        self.predictor = predictor(dim, predictor_hidden) if use_predictor else nn.Identity()
+
+    def _predict(self, z: Tensor) -> Tensor:
+        return self.predictor(z)
+
+    def _distance(self, p: Tensor, z: Tensor) -> Tensor:
+        if self.stop_gradient:
+            return L.negative_cosine(p, z)  # z detached inside
+        return -F.cosine_similarity(p, z, dim=1).mean()
+
+    def pair_loss(self, z1, z2, labels, step):
+        p1, p2 = self._predict(z1), self._predict(z2)
+        return (self._distance(p1, z2) + self._distance(p2, z1)) / 2
+
+
+class BYOL(Method):
+    """Predict an EMA target network's projection of the other view (Grill et al. 2020): 2 - 2 cos.
+
+    ``ema=False`` makes the target the online network itself (with a stop-gradient), i.e. SimSiam.
+    """
+
+    def __init__(self, encoder: Encoder, *, ema: bool = True, base_momentum: float = 0.99, total_steps: int = 1000,
+                 use_predictor: bool = True, predictor_hidden: int = 32, embedding_dim: int | None = None,
+                 **options):
+        super().__init__(encoder, **options)
+        self.target = EMATarget(encoder, base_momentum=base_momentum, total_steps=total_steps) if ema else None
+        dim = embedding_dim or output_dim(encoder)
+        self.predictor = predictor(dim, predictor_hidden) if use_predictor else nn.Identity()
+
+    def loss(self, views, labels, step):
+        b = len(views)
+        stacked = views.transpose(0, 1).reshape(2 * b, *views.shape[2:])
+        z = self.encoder(stacked)  # (2B, E)
+        p = self.predictor(z)  # (2B, E)
+        with torch.no_grad():
+            t = (self.target(stacked) if self.target is not None else z).detach()
+        t_swapped = torch.cat([t[b:], t[:b]])  # each view predicts the other view's target
+        loss = 2 + 2 * L.negative_cosine(p, t_swapped)  # mean over both directions
+        return loss, z[:b], z[b:]
+
+    def after_step(self, step):
+        if self.target is not None:
+            self.target.update(self.encoder, step)
+
+
+class BarlowTwins(Method):
+    """Cross-correlation towards the identity (Zbontar et al. 2021)."""
+
+    def __init__(self, encoder: Encoder, *, lambda_: float = 0.0051, **options):
+        super().__init__(encoder, **options)
+        self.lambda_ = lambda_
+
+    def pair_loss(self, z1, z2, labels, step):
+        return L.barlow_twins(z1, z2, lambda_=self.lambda_)
+
+
+class VICReg(Method):
+    """Invariance + variance + covariance (Bardes et al. 2022); zero a weight to switch a term off."""
+
+    def __init__(self, encoder: Encoder, *, sim_weight: float = 25.0, var_weight: float = 25.0,
+                 cov_weight: float = 1.0, **options):
+        super().__init__(encoder, **options)
+        self.weights = dict(sim_weight=sim_weight, var_weight=var_weight, cov_weight=cov_weight)
+
+    def pair_loss(self, z1, z2, labels, step):
+        return L.vicreg(z1, z2, **self.weights)
+
+
+class CLIP(Method):
+    """Two towers on paired modalities with the symmetric CLIP loss (Radford et al. 2021).
+
+    The logit scale is learnable (``LearnableLogitScale``) unless ``logit_scale`` is given;
+    ``lock_a=True`` freezes tower a (LiT, Zhai et al. 2022).
+    """
+
+    paired = True
+
+    def __init__(self, encoder: Encoder, *, encoder_b: Encoder, logit_scale: float | None = None,
+                 init_scale: float = 1 / 0.07, lock_a: bool = False, **options):
+        super().__init__(encoder, **options)
+        self.encoder_b = encoder_b
+        self.scale = L.LearnableLogitScale(init_scale) if logit_scale is None else None
+        self.fixed_scale = logit_scale
+        if lock_a:
+            for p in self.encoder.parameters():
+                p.requires_grad_(False)
+
+    def current_scale(self):
+        return self.scale() if self.scale is not None else self.fixed_scale
+
+    def loss(self, views, labels, step):
+        a, b = views
+        za, zb = self.encoder(a), self.encoder_b(b)
+        return L.clip_loss(za, zb, logit_scale=self.current_scale()), za, zb
+
+    def temperature(self) -> float:
+        return self.scale.temperature if self.scale is not None else 1 / self.fixed_scale
+
+    @torch.no_grad()
+    def project_b(self, b: Tensor) -> Tensor:
+        return self.encoder_b(b)
+
+
+METHODS: dict[str, type[Method]] = {
+    "simclr": SimCLR, "infonce": InfoNCE, "dcl": DCL, "debiased": Debiased, "oracle": Oracle,
+    "supcon": SupCon, "align_uniform": AlignUniform, "moco": MoCo, "simsiam": SimSiam, "byol": BYOL,
+    "barlow": BarlowTwins, "vicreg": VICReg, "clip": CLIP,
+}
+
+
+def build_method(name: str, data, *, encoder: Encoder | None = None, out_dim: int = 32, feature_dim: int = 64,
+                 hidden: int = 128, **options) -> Method:
+    """The set-up ``name`` with a default encoder for ``data`` unless one is given."""
+    if name not in METHODS:
+        import difflib
+
+        close = difflib.get_close_matches(name, METHODS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {name!r}{hint}")
+    cls = METHODS[name]
+    if encoder is None:
+        encoder = build_encoder(tuple(data.x.shape[1:]), feature_dim=feature_dim, out_dim=out_dim, hidden=hidden)
+    if cls.paired:
+        if not hasattr(data, "b"):
+            raise ValueError(f"method {name!r} needs paired data (e.g. data.paired_modalities), got {data.name}")
+        options.setdefault("encoder_b", build_encoder(tuple(data.b.shape[1:]), feature_dim=feature_dim,
+                                                      out_dim=out_dim, hidden=hidden))
+    return cls(encoder, **options)
+
+
+__all__ = ["Method", "METHODS", "build_method", *[c.__name__ for c in METHODS.values()]]

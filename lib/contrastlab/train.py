@@ -1,0 +1,241 @@
+"""``fit``: a short training loop with live metrics, for any set-up in ``contrastlab.methods``.
+
+    history = fit(vmf_mixture(), "simclr", steps=300, temperature=0.2)
+    history.frame            # tidy pandas DataFrame: one row per evaluation
+    history.method.encoder   # the trained encoder
+
+Every ``eval_every`` steps it embeds a fixed evaluation subset and records the loss, alignment,
+uniformity, effective rank, collapse std and kNN accuracy; callbacks receive each record as it is
+made (the widgets draw from them). Ctrl-C or a callback returning True stops the run and keeps the
+history so far.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import torch
+from torch import Tensor
+
+from . import metrics as M
+from .data.base import ToyData
+from .methods import Method, build_method
+
+DEFAULT_METRICS = ("alignment", "uniformity", "erank", "std", "knn")
+
+
+class StopTraining(Exception):
+    """Raise from a callback (or return True) to end ``fit`` early; the history is kept."""
+
+
+@dataclass
+class FitState:
+    """What a callback sees after each evaluation: the record, the set-up and the evaluation embeddings."""
+
+    step: int
+    record: dict
+    method: Method
+    projections: Tensor  # (E, D) embeddings the loss sees, of the evaluation subset (first view)
+    labels: Tensor  # (E,)
+    history: "History"
+
+
+@dataclass
+class History:
+    """The records of a run (one dict per evaluation) and the trained set-up."""
+
+    records: list[dict] = field(default_factory=list)
+    method: Method | None = None
+    config: dict = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def frame(self):
+        """The records as a tidy pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.records)
+
+    @property
+    def encoder(self):
+        return None if self.method is None else self.method.encoder
+
+    def last(self) -> dict:
+        return self.records[-1] if self.records else {}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, column: str) -> list:
+        return [r.get(column, math.nan) for r in self.records]
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator, sampler: Iterable | None):
+    """Endless batches of indices: reshuffled epochs (drop_last), or the batch sampler's batches."""
+    while True:
+        if sampler is not None:
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
+            yield from (torch.as_tensor(b) for b in sampler)
+            continue
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n - batch_size + 1, batch_size):
+            yield order[start:start + batch_size]
+
+
+@torch.no_grad()
+def evaluate(method: Method, data: ToyData, idx: Tensor, generator: torch.Generator,
+             metrics: Iterable[str] = DEFAULT_METRICS) -> tuple[dict, Tensor]:
+    """Metrics of the current model on the samples ``idx``: geometry on the projections of two fresh
+    views (what the loss sees), kNN accuracy (leave-one-out) on the backbone features of clean inputs."""
+    was_training = method.training
+    method.eval()
+    record: dict = {}
+    labels = data.labels[idx]
+    if method.paired:
+        a, b = data.views(idx, generator=generator)
+        z1, z2 = method.project(a), method.project_b(b)
+        features = method.features(data.x[idx])
+    else:
+        views = data.views(idx, n_views=2, generator=generator)
+        z1, z2 = method.project(views[:, 0]), method.project(views[:, 1])
+        features = method.features(data.x[idx])
+    metrics = set(metrics)
+    if "alignment" in metrics:
+        record["alignment"] = M.alignment(z1, z2)
+    if "uniformity" in metrics:
+        record["uniformity"] = M.uniformity(z1)
+    if "erank" in metrics:
+        record["erank"] = M.effective_rank(z1)  # uncentred: a complete collapse reads 1
+    if "std" in metrics:
+        record["std"] = M.collapse_std(z1)
+    if "mean_norm" in metrics:
+        record["mean_norm"] = M.mean_norm(z1)
+    if "knn" in metrics:
+        record["knn"] = M.knn_accuracy(features, labels, k=min(20, len(idx) - 1))
+    if "knn_projection" in metrics:
+        record["knn_projection"] = M.knn_accuracy(z1, labels, k=min(20, len(idx) - 1))
+    if "top1" in metrics:
+        record["top1"] = M.positive_rank_accuracy(z1, z2, topk=(1,))[1]
+    if "modality_gap" in metrics:
+        record["modality_gap"] = float((F_normalize(z1).mean(0) - F_normalize(z2).mean(0)).norm())
+    method.train(was_training)
+    return record, z1
+
+
+def F_normalize(z: Tensor) -> Tensor:
+    return torch.nn.functional.normalize(z, dim=1)
+
+
+def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, batch_size: int = 256,
+        lr: float = 1e-3, weight_decay: float = 1e-5, schedule: str = "cosine", eval_every: int = 25,
+        eval_size: int = 1024, metrics: Iterable[str] = DEFAULT_METRICS, seed: int = 0,
+        device: torch.device | str | None = None, sampler: Iterable | None = None,
+        callbacks: Iterable[Callable[[FitState], bool | None]] = (), progress: bool = True,
+        **method_options) -> History:
+    """Train a set-up on a toy dataset for ``steps`` steps and return its ``History``.
+
+    Args:
+        data: a ``ToyData`` (``contrastlab.data``).
+        method: a name from ``contrastlab.methods.METHODS`` ("simclr", "infonce", "supcon", "moco",
+            "clip", "simsiam", "byol", "barlow", "vicreg", ...) or a ready ``Method``.
+        steps, batch_size, lr, weight_decay: the optimisation (AdamW); ``schedule`` "cosine" or "constant".
+        eval_every, eval_size, metrics: how often and on how many samples to evaluate (0 = only at the end).
+        seed: seeds the model's initialisation, the batches and the views: same seed, same history on CPU.
+        device: defaults to the data's device; the data is moved there.
+        sampler: an optional batch sampler (e.g. ``samplers.MPerClassSampler``) yielding index lists.
+        callbacks: called as ``callback(state)`` after each evaluation; return True to stop.
+        progress: show a ``tqdm`` progress bar.
+        **method_options: passed to the set-up (``temperature=0.2``, ``stop_gradient=False``, ...) or to
+            the default encoder (``out_dim``, ``feature_dim``, ``hidden``).
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    if not isinstance(batch_size, int) or not 2 <= batch_size <= len(data):
+        raise ValueError(f"batch_size must be an integer in [2, {len(data)}] (the dataset size), got {batch_size!r}")
+    if schedule not in ("cosine", "constant"):
+        raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
+    device = torch.device(device) if device is not None else data.device
+    data = data.to(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if isinstance(method, str):
+            if method == "byol":
+                method_options.setdefault("total_steps", steps)
+            model = build_method(method, data, **method_options)
+        else:
+            if method_options:
+                raise TypeError(f"options {sorted(method_options)} only apply when method is a name")
+            model = method
+    model.to(device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if schedule == "cosine"
+                 else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0))
+
+    batch_gen = torch.Generator().manual_seed(seed)
+    view_gen = data.generator(seed + 1)
+    eval_gen_seed = seed + 2
+    eval_idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed + 3))[:eval_size].to(device)
+    config = {f"data.{k}": v for k, v in data.knobs.items()}
+    config.update(data=data.name, method=method if isinstance(method, str) else type(method).__name__,
+                  steps=steps, batch_size=batch_size, lr=lr, seed=seed, **method_options)
+    history = History(method=model, config=config)
+    callbacks = list(callbacks)
+    losses_since_eval: list[float] = []
+    started = time.perf_counter()
+
+    def record_eval(step: int) -> bool:
+        loss = sum(losses_since_eval) / len(losses_since_eval) if losses_since_eval else math.nan
+        record = {"step": step, "loss": loss,
+                  "lr": scheduler.get_last_lr()[0], "seconds": time.perf_counter() - started}
+        temperature = model.temperature()
+        if temperature is not None:
+            record["temperature"] = float(temperature)
+        values, projections = evaluate(model, data, eval_idx, torch.Generator(device=device).manual_seed(eval_gen_seed),
+                                       metrics)
+        record.update(values)
+        history.records.append(record)
+        losses_since_eval.clear()
+        state = FitState(step, record, model, projections, data.labels[eval_idx], history)
+        return any(bool(cb(state)) for cb in callbacks)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc=history.config["method"], leave=False)
+    batches = _batches(len(data), batch_size, batch_gen, sampler)
+    step = 0
+    try:
+        if eval_every and record_eval(0):  # the untrained model, for reference
+            raise StopTraining
+        while step < steps:
+            idx = next(batches).to(device)
+            views = data.views(idx, n_views=2, generator=view_gen)
+            loss, _, _ = model.loss(views, data.labels[idx], step)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            model.after_step(step)
+            step += 1
+            losses_since_eval.append(float(loss.detach()))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses_since_eval[-1]:.3f}", refresh=False)
+            if (eval_every and step % eval_every == 0) or step == steps:
+                if record_eval(step):
+                    raise StopTraining
+    except (KeyboardInterrupt, StopTraining):
+        history.interrupted = step < steps
+        if losses_since_eval:
+            record_eval(step)
+    finally:
+        if bar is not None:
+            bar.close()
+    model.eval()
+    return history

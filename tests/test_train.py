@@ -1,0 +1,149 @@
+"""fit: reproducible, learns, shows collapse when an anti-collapse ingredient is removed, and stops cleanly."""
+
+import math
+
+import pytest
+import torch
+
+import contrastlab.data as D
+from contrastlab.methods import METHODS
+from contrastlab.samplers import MPerClassSampler
+from contrastlab.train import StopTraining, fit
+
+VMF = dict(n=1000, n_classes=10, dim=16, concentration=20.0, view_noise=0.1)
+
+
+@pytest.fixture(scope="module")
+def vmf():
+    return D.vmf_mixture(**VMF)
+
+
+def run(data, method="simclr", **kwargs):
+    kwargs.setdefault("steps", 150)
+    kwargs.setdefault("batch_size", 128)
+    kwargs.setdefault("eval_every", 50)
+    return fit(data, method, progress=False, **kwargs)
+
+
+def without_time(history):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in history.records]
+
+
+def test_same_seed_same_history(vmf):
+    a, b = run(vmf, steps=60, seed=3), run(vmf, steps=60, seed=3)
+    assert without_time(a) == without_time(b)
+    c = run(vmf, steps=60, seed=4)
+    assert without_time(a) != without_time(c)
+
+
+def test_history_is_tidy(vmf):
+    h = run(vmf, steps=100, eval_every=25)
+    frame = h.frame
+    assert list(frame["step"]) == [0, 25, 50, 75, 100]
+    assert {"loss", "lr", "temperature", "alignment", "uniformity", "erank", "std", "knn"} <= set(frame.columns)
+    assert math.isnan(frame["loss"][0]) and frame["loss"][1:].notna().all()
+    assert h.encoder is h.method.encoder and not h.interrupted
+    assert h.config["method"] == "simclr" and h.config["data.n_classes"] == 10
+
+
+def test_simclr_learns_on_the_vmf_mixture(vmf):
+    h = run(vmf, steps=300, temperature=0.2)
+    first, last = h.records[1], h.last()
+    assert last["loss"] < first["loss"]
+    assert last["knn"] >= 0.9 and last["knn"] > h.records[0]["knn"]
+    # the untrained encoder squeezes everything together; training spreads it over the 32-d sphere
+    assert h.records[0]["uniformity"] > -0.5 and last["uniformity"] < -3.0
+
+
+@pytest.mark.parametrize("method, broken", [("simsiam", {"use_predictor": False}),
+                                            ("byol", {"ema": False, "use_predictor": False})])
+def test_non_contrastive_collapse_without_its_ingredient(vmf, method, broken):
+    full = run(vmf, method, steps=300).last()
+    ablated = run(vmf, method, steps=300, **broken).last()
+    spread = 1 / math.sqrt(32)  # std of unit vectors spread over 32 dimensions
+    assert full["std"] > 0.6 * spread and full["uniformity"] < -1.5
+    assert ablated["std"] < 0.2 * spread and ablated["uniformity"] > -0.1
+
+
+def test_vicreg_needs_its_variance_term(vmf):
+    full = run(vmf, "vicreg", steps=300).last()
+    invariance_only = run(vmf, "vicreg", steps=300, var_weight=0.0, cov_weight=0.0).last()
+    assert full["std"] > 3 * invariance_only["std"]
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_every_set_up_is_one_call(name):
+    data = D.paired_modalities(200) if METHODS[name].paired else D.vmf_mixture(200)
+    h = fit(data, name, steps=5, batch_size=32, eval_every=5, eval_size=64, progress=False)
+    assert len(h) == 2 and math.isfinite(h.last()["loss"])
+
+
+def test_clip_learns_its_temperature_and_can_lock_a_tower():
+    data = D.paired_modalities(400)
+    h = fit(data, "clip", steps=40, batch_size=64, eval_every=20, progress=False, metrics=("top1", "modality_gap"))
+    assert h.records[0]["temperature"] == pytest.approx(0.07, rel=1e-3)
+    assert h.last()["temperature"] != pytest.approx(0.07, rel=1e-3)
+    assert "modality_gap" in h.last() and h.last()["top1"] > h.records[0]["top1"]
+    locked = fit(data, "clip", steps=5, batch_size=64, lock_a=True, progress=False)
+    before = D.paired_modalities(400)  # same seed: the same initial weights
+    reference = fit(before, "clip", steps=1, batch_size=64, lock_a=True, lr=0.0, progress=False)
+    for p, q in zip(locked.method.encoder.parameters(), reference.method.encoder.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_supcon_with_an_m_per_class_sampler(vmf):
+    sampler = MPerClassSampler(vmf.labels, m=8, batch_size=64, seed=0)
+    h = run(vmf, "supcon", steps=60, sampler=sampler)
+    assert h.last()["knn"] > 0.9
+
+
+def test_a_callback_can_stop_and_the_history_is_kept(vmf):
+    seen = []
+
+    def stop_at_50(state):
+        seen.append(state.step)
+        assert state.projections.shape[0] == len(state.labels)
+        return state.step >= 50
+
+    h = run(vmf, steps=200, eval_every=25, callbacks=[stop_at_50])
+    assert seen == [0, 25, 50] and h.interrupted and h.last()["step"] == 50
+
+
+def test_keyboard_interrupt_keeps_the_history(vmf):
+    def interrupt(state):
+        if state.step == 50:
+            raise KeyboardInterrupt
+
+    h = run(vmf, steps=200, eval_every=25, callbacks=[interrupt])
+    assert h.interrupted and [r["step"] for r in h.records] == [0, 25, 50]
+
+
+def test_stop_training_exception(vmf):
+    def stop(state):
+        if state.step == 25:
+            raise StopTraining
+
+    assert run(vmf, steps=100, eval_every=25, callbacks=[stop]).interrupted
+
+
+def test_bad_arguments(vmf):
+    with pytest.raises(ValueError, match=r"method must be one of .* got 'simclrr' \(did you mean 'simclr'\?\)"):
+        run(vmf, "simclrr")
+    with pytest.raises(ValueError, match=r"batch_size must be an integer in \[2, 1000\]"):
+        run(vmf, batch_size=5000)
+    with pytest.raises(ValueError, match=r"needs paired data"):
+        run(vmf, "clip")
+    with pytest.raises(TypeError, match=r"unknown options \['temprature'\]"):
+        run(vmf, temprature=0.1)
+
+
+def test_fit_runs_on_the_device(device):
+    data = D.vmf_mixture(200).to(device)
+    h = fit(data, "simclr", steps=10, batch_size=32, eval_every=10, progress=False)
+    assert next(h.encoder.parameters()).device.type == device.type and math.isfinite(h.last()["loss"])
+
+
+def test_digits_train_with_the_cnn():
+    data = D.digits(n=400, strength=0.5)
+    h = fit(data, "simclr", steps=30, batch_size=64, eval_every=30, eval_size=400, progress=False, temperature=0.2)
+    assert h.last()["knn"] > 0.5  # ten classes: chance is 0.1
