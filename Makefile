@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # The default suite skips tests marked slow; `make test-all` runs everything.
 TEST_MARKERS ?= not slow
 
-.PHONY: lab test test-all book notebooks lock clean help
+.PHONY: lab test test-all book notebooks bench lock clean help
 
 help:
 	@echo "make lab       open JupyterLab on notebooks/ (installs ./.venv on first run)"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-all  also run the slow tests"
 	@echo "make book      execute every notebook headless and write HTML to build/book/"
 	@echo "make notebooks regenerate notebooks/*.ipynb (no outputs) from their py:percent sources"
+	@echo "make bench     run the benchmarks in benchmarks/ and print their tables"
 	@echo "make lock      re-resolve constraints.txt from pyproject.toml (needs the network)"
 
 $(PY):
@@ -45,6 +46,9 @@ book: $(STAMP)
 
 notebooks: $(STAMP)
 	$(PY) tools/notebooks.py sync
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_fit.py
 
 lock: $(PY)
 	$(PY) -m pip install --quiet -e ".[dev]"
