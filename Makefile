@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # The default suite skips tests marked slow; `make test-all` runs everything.
 TEST_MARKERS ?= not slow
 
-.PHONY: lab test test-all book notebooks bench lock clean help
+.PHONY: lab test test-all test-browser book notebooks dashboard bench lock clean help
 
 help:
 	@echo "make lab       open JupyterLab on notebooks/ (installs ./.venv on first run)"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-all  also run the slow tests"
 	@echo "make book      execute every notebook headless and write HTML to build/book/"
 	@echo "make notebooks regenerate notebooks/*.ipynb (no outputs) from their py:percent sources"
+	@echo "make dashboard NB=notebooks/apps/app_temperature.ipynb   serve one notebook's widgets alone with Voila"
 	@echo "make bench     run the benchmarks in benchmarks/ and print their tables"
 	@echo "make lock      re-resolve constraints.txt from pyproject.toml (needs the network)"
 
@@ -29,6 +30,7 @@ $(STAMP): $(PY) pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade "pip>=23.2"
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name contrastlab --display-name "Python (contrastlab)" >/dev/null
+	$(PY) -m contrastlab.projection --prime
 	@touch $(STAMP)
 
 lab: $(STAMP)
@@ -46,6 +48,12 @@ book: $(STAMP)
 
 notebooks: $(STAMP)
 	$(PY) tools/notebooks.py sync
+
+# A workshop dashboard: one notebook's widgets, without the code, at http://127.0.0.1:$(PORT)
+NB ?= notebooks/apps/app_temperature.ipynb
+PORT ?= 8866
+dashboard: $(STAMP)
+	$(VENV)/bin/voila "$(NB)" --no-browser --port=$(PORT) --Voila.ip=127.0.0.1
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_fit.py

@@ -42,8 +42,10 @@ ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # in IPython tracebacks
 
 
 def sources(folder: Path = NOTEBOOKS) -> list[Path]:
-    """The py:percent sources ``folder/NN_*.py``, sorted."""
-    return sorted(p for p in Path(folder).glob("*.py") if SOURCE_NAME.match(p.name))
+    """The py:percent sources: the lessons ``folder/NN_*.py`` and the one-widget apps
+    ``folder/apps/app_*.py`` (each servable alone with Voila), sorted."""
+    lessons = sorted(p for p in Path(folder).glob("*.py") if SOURCE_NAME.match(p.name))
+    return lessons + sorted(Path(folder, "apps").glob("app_*.py"))
 
 
 def stable_ids(nb: nbformat.NotebookNode) -> None:
@@ -104,7 +106,7 @@ def problems(folder: Path = NOTEBOOKS, *, strict: bool = True) -> dict[str, str]
             wrong.append(f"its cells differ from {source.name}")
         if wrong:
             found[ipynb.name] = " and ".join(wrong)
-    for ipynb in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")):
+    for ipynb in sorted([*Path(folder).glob("[0-9][0-9]_*.ipynb"), *Path(folder, "apps").glob("app_*.ipynb")]):
         if not ipynb.with_suffix(".py").exists():
             found[ipynb.name] = f"has no {ipynb.with_suffix('.py').name}: the .py is the source of truth"
     return found
