@@ -6,8 +6,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.contrastlab-installed
 PYTEST_ARGS ?=
-# The default suite skips tests marked slow; `make test-all` runs everything.
-TEST_MARKERS ?= not slow
+# The default suite leaves out the slow tests and the browser tests; `make test-browser` runs the
+# browser tests (CI runs both), `make test-all` everything.
+TEST_MARKERS ?= not slow and not browser
 
 .PHONY: lab test test-all test-browser book notebooks dashboard bench lock clean help
 
@@ -15,6 +16,7 @@ help:
 	@echo "make lab       open JupyterLab on notebooks/ (installs ./.venv on first run)"
 	@echo "make test      run the default test suite (installs ./.venv on first run)"
 	@echo "make test-all  also run the slow tests"
+	@echo "make test-browser  drive JupyterLab and Voila in headless Chromium (installs Debian's chromium if missing)"
 	@echo "make book      execute every notebook headless and write HTML to build/book/"
 	@echo "make notebooks regenerate notebooks/*.ipynb (no outputs) from their py:percent sources"
 	@echo "make dashboard NB=notebooks/apps/app_temperature.ipynb   serve one notebook's widgets alone with Voila"
@@ -40,6 +42,10 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -m "$(TEST_MARKERS)" $(PYTEST_ARGS)
 
+test-browser: $(STAMP)
+	bash tools/install_chromium.sh
+	$(PY) -m pytest tests/browser -m browser $(PYTEST_ARGS)
+
 test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -53,7 +59,8 @@ notebooks: $(STAMP)
 NB ?= notebooks/apps/app_temperature.ipynb
 PORT ?= 8866
 dashboard: $(STAMP)
-	$(VENV)/bin/voila "$(NB)" --no-browser --port=$(PORT) --Voila.ip=127.0.0.1
+	$(VENV)/bin/voila "$(NB)" --no-browser --port=$(PORT) --Voila.ip=127.0.0.1 \
+	    --VoilaConfiguration.extension_denylist=jupyterlab-jupytext
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_fit.py

@@ -72,8 +72,12 @@ class Debouncer:
         self._handle = loop.call_later(self.delay, lambda: self._run(*args, **kwargs))
 
 
-def _figure_widget(fig: go.Figure) -> go.FigureWidget:
-    return go.FigureWidget(fig)
+def _figure_widget(fig: go.Figure, width: int | None = None) -> go.FigureWidget:
+    """Wrap a figure for in-place updates; a fixed ``width`` lets two figures sit side by side."""
+    widget = go.FigureWidget(fig)
+    if width is not None:
+        widget.layout.width = width
+    return widget
 
 
 class _App:
@@ -251,8 +255,9 @@ class TrainingDashboard(_Trainer):
         self.out_dim = W.Dropdown(options=[("2 (circle)", 2), ("3 (sphere)", 3), ("32 (PCA view)", 32)], value=3,
                                   description="embedding")
         self.steps = W.IntText(value=steps, description="steps", layout=W.Layout(width="180px"))
-        self.embedding_figure = _figure_widget(_embedding_figure(torch.randn(8, 3), torch.zeros(8, dtype=torch.long)))
-        self.curves = _figure_widget(viz.training_curves([], metrics=self.CURVES))
+        self.embedding_figure = _figure_widget(_embedding_figure(torch.randn(8, 3), torch.zeros(8, dtype=torch.long)),
+                                               width=440)
+        self.curves = _figure_widget(viz.training_curves([], metrics=self.CURVES), width=660)
         self.out_dim.observe(lambda change: self._reset_embedding_figure(), names="value")
         controls = W.VBox([W.HBox([self.dataset, self.method, self.temperature]),
                            W.HBox([self.batch_size, self.out_dim, self.steps]),
@@ -262,7 +267,7 @@ class TrainingDashboard(_Trainer):
 
     def _reset_embedding_figure(self):
         z = torch.randn(8, self.out_dim.value)
-        self.embedding_figure = _figure_widget(_embedding_figure(z, torch.zeros(8, dtype=torch.long)))
+        self.embedding_figure = _figure_widget(_embedding_figure(z, torch.zeros(8, dtype=torch.long)), width=440)
         self._figures.children = (self.embedding_figure, self.curves)
 
     def _fit_arguments(self):
@@ -302,8 +307,8 @@ class CollapseLab(_Trainer):
         for box in self.toggles:
             box.observe(lambda change: self._describe(), names="value")
         self._describe()
-        self.spectrum = _figure_widget(viz.spectrum_figure(torch.randn(64, 32)))
-        self.curves = _figure_widget(viz.training_curves([], metrics=self.CURVES))
+        self.spectrum = _figure_widget(viz.spectrum_figure(torch.randn(64, 32), center=False), width=420)
+        self.curves = _figure_widget(viz.training_curves([], metrics=self.CURVES), width=640)
         self.widget = W.VBox([W.HBox(self.toggles[:3]), W.HBox(self.toggles[3:]), self.recipe,
                               W.HBox([self.steps, self.start_button, self.stop_button, self.progress, self.status]),
                               W.HBox([self.curves, self.spectrum])])
@@ -335,7 +340,8 @@ class CollapseLab(_Trainer):
 
     def _on_eval(self, state: FitState) -> None:
         viz.training_curves(state.history, metrics=self.CURVES, fig=self.curves)
-        viz.spectrum_figure(state.projections, fig=self.spectrum)
+        # uncentred, like the "erank" curve: a collapsed batch is one dominant singular value (the mean)
+        viz.spectrum_figure(state.projections, center=False, fig=self.spectrum)
 
 
 # --- 4. hard and false negatives -----------------------------------------------------------------
@@ -460,7 +466,7 @@ class EmbeddingExplorer(_App):
             fig = go.Figure()
             for c in classes:
                 name = self.label_names[c] if self.label_names is not None else str(c)
-                fig.add_trace(go.Scattergl(x=[], y=[], mode="markers", name=name, marker=dict(size=5),
+                fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name=name, marker=dict(size=5),
                                            hovertemplate="%{text}<extra>" + name + "</extra>"))
             fig.update_layout(template="plotly_white", height=460, width=620, margin=dict(l=30, r=10, t=50, b=30))
         with fig.batch_update():
