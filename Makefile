@@ -64,6 +64,7 @@ dashboard: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_fit.py
+	$(PY) benchmarks/bench_widgets.py
 
 lock: $(PY)
 	$(PY) -m pip install --quiet -e ".[dev]"

@@ -363,6 +363,7 @@ class HardNegativeExplorer(_App):
         views = toy.views(generator=toy.generator(seed))
         self.z1, self.z2, self.labels = views[:, 0], views[:, 1], toy.labels
         self.anchor = anchor
+        self._cache: dict = {}
         self.beta = W.FloatSlider(value=1.0, min=0.0, max=5.0, step=0.1, description="β")
         self.tau_plus = W.FloatSlider(value=1 / n_classes, min=0.0, max=0.5, step=0.01, description="τ⁺")
         self.temperature = W.FloatLogSlider(value=0.2, base=10, min=-2, max=0, step=0.05, description="τ",
@@ -379,6 +380,9 @@ class HardNegativeExplorer(_App):
         self.update()
 
     def _anchor_negatives(self):
+        return self._cached(("anchor",), self._sorted_anchor_negatives)
+
+    def _sorted_anchor_negatives(self):
         s = M.similarity_matrix(self.z1[self.anchor:self.anchor + 1], self.z2)[0].double().numpy()  # (N,)
         others = np.array([j for j in range(len(s)) if j != self.anchor])
         order = others[np.argsort(-s[others])]  # hardest first
@@ -404,19 +408,30 @@ class HardNegativeExplorer(_App):
             fig.layout.shapes[0].x0 = fig.layout.shapes[0].x1 = kept - 0.5
         return fig
 
+    def _cached(self, key: tuple, compute: Callable):
+        """Each quantity is recomputed only when a slider it depends on moves: the β slider costs one
+        loss, the ceiling slider one mining pass."""
+        if key not in self._cache:
+            if len(self._cache) > 256:
+                self._cache.clear()
+            self._cache[key] = compute()
+        return self._cache[key]
+
     def state(self) -> dict:
         """The numbers the app shows, computed from the current settings."""
         tau, tau_plus, beta = float(self.temperature.value), float(self.tau_plus.value), float(self.beta.value)
-        mined = mine_hard_negatives(self.z1, self.z2, k=int(self.k.value), ceiling=float(self.ceiling.value),
-                                    labels=self.labels)
+        ceiling, k = float(self.ceiling.value), int(self.k.value)
+        z1, z2, y = self.z1, self.z2, self.labels
+        mined = self._cached(("miner", ceiling, k), lambda: mine_hard_negatives(z1, z2, k=k, ceiling=ceiling, labels=y))
         return dict(
-            nt_xent=float(L.nt_xent(self.z1, self.z2, temperature=tau)),
-            debiased=float(L.debiased_nt_xent(self.z1, self.z2, temperature=tau, tau_plus=tau_plus)),
-            hard_negative=float(L.hard_negative_nt_xent(self.z1, self.z2, temperature=tau, tau_plus=tau_plus,
-                                                        beta=beta)),
-            oracle=float(L.oracle_nt_xent(self.z1, self.z2, self.labels, temperature=tau)),
+            nt_xent=self._cached(("nt_xent", tau), lambda: float(L.nt_xent(z1, z2, temperature=tau))),
+            debiased=self._cached(("debiased", tau, tau_plus), lambda: float(
+                L.debiased_nt_xent(z1, z2, temperature=tau, tau_plus=tau_plus))),
+            hard_negative=self._cached(("hard", tau, tau_plus, beta), lambda: float(
+                L.hard_negative_nt_xent(z1, z2, temperature=tau, tau_plus=tau_plus, beta=beta))),
+            oracle=self._cached(("oracle", tau), lambda: float(L.oracle_nt_xent(z1, z2, y, temperature=tau))),
             false_negatives_kept=mined.false_negatives_kept, false_negatives_dropped=mined.false_negatives_dropped,
-            mined=int(mined.indices.numel()), collision_rate=M.collision_rate(self.labels))
+            mined=int(mined.indices.numel()), collision_rate=M.collision_rate(y))
 
     def update(self) -> None:
         s = self.state()
