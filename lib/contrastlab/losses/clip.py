@@ -10,6 +10,8 @@ from torch import Tensor, nn
 
 from . import _checks as check
 from .core import compute_dtype, l2_normalize, positive_nll
+from .distributed import clip_loss_distributed, should_gather
+from .tiled import contrastive_nll_tiled, resolve_impl
 
 
 def _towers(a: Tensor, b: Tensor, min_rows: int, why: str) -> tuple[Tensor, Tensor]:
@@ -22,7 +24,8 @@ def _towers(a: Tensor, b: Tensor, min_rows: int, why: str) -> tuple[Tensor, Tens
     return l2_normalize(a, dtype), l2_normalize(b, dtype)
 
 
-def clip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor) -> Tensor:
+def clip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, impl: str = "auto",
+              gather_distributed: bool | None = None) -> Tensor:
     r"""The symmetric two-tower loss of CLIP: cross-entropy over rows and over columns, averaged.
 
     .. math:: L_{ij} = t\,\hat a_i^\top \hat b_j,\qquad
@@ -33,12 +36,22 @@ def clip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor) -> Tensor:
         a: (N, D) embeddings of one modality (e.g. images); b: (N, D) the paired other modality.
         logit_scale: t > 0, a multiplier (t = 1/temperature): a float, or a scalar tensor such as
             the output of ``LearnableLogitScale`` so that it is learned.
+        impl: "dense" builds the N x N logits; "tiled" never does (``tiled.py``: the same numbers, O(N D)
+            memory, faster at large N); "auto" picks tiled from about 1024 x 1024 logits up.
+        gather_distributed: under ``torch.distributed``, gather the batch from every rank (with the
+            gradient flowing back) so the negatives span the global batch; None: whenever distributed.
     Returns: scalar, float32 or wider.
-    Cost: 2 N^2 D flops, O(N^2) memory.
+    Cost: 2 N^2 D flops; O(N^2) memory dense, O(N D) tiled.
     References: Radford et al. 2021 (CLIP); Zhai et al. 2022 (LiT) use the same loss.
     """
     logit_scale = check.positive_number("logit_scale", logit_scale)
+    if should_gather(gather_distributed):
+        return clip_loss_distributed(a, b, logit_scale=logit_scale, impl=impl)
     a_hat, b_hat = _towers(a, b, 2, "with N = 1 there is no other pair to contrast")
+    if resolve_impl(impl, len(a_hat), len(b_hat)) == "tiled":
+        scale = logit_scale.to(a_hat.dtype) if isinstance(logit_scale, Tensor) else logit_scale
+        rows, cols = contrastive_nll_tiled(a_hat, b_hat, scale, columns=True)  # (N,), (N,)
+        return (rows.mean() + cols.mean()) / 2
     logits = logit_scale * (a_hat @ b_hat.T)  # (N, N); pairs on the diagonal
     target = torch.arange(len(a_hat), device=a_hat.device)
     return (positive_nll(logits, target).mean() + positive_nll(logits.T, target).mean()) / 2

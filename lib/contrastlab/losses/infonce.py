@@ -7,10 +7,13 @@ from torch import Tensor
 
 from . import _checks as check
 from .core import compute_dtype, l2_normalize, positive_nll, two_view_logits, two_view_masks, twin_index
+from .distributed import info_nce_distributed, nt_xent_distributed, should_gather
+from .tiled import info_nce_tiled, nt_xent_tiled, resolve_impl
 
 
 def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *,
-             temperature: float | Tensor = 0.1, symmetric: bool = False) -> Tensor:
+             temperature: float | Tensor = 0.1, symmetric: bool = False, impl: str = "auto",
+             gather_distributed: bool | None = None) -> Tensor:
     r"""One-directional InfoNCE: classify each query's positive among its candidates.
 
     .. math:: \ell_i = \log\sum_{j \in C(i)} e^{s_{ij}/\tau} - s_{i,i^+}/\tau,
@@ -27,6 +30,10 @@ def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *
             or (N, M, D), M negatives per query.
         temperature: tau > 0, a divisor of the cosine similarities.
         symmetric: in-batch only: the mean of the query->positive and positive->query directions.
+        impl: "dense" builds the N x N logits; "tiled" never does (``tiled.py``: the same numbers, O(N D)
+            memory, faster at large N); "auto" picks tiled from about 1024 x 1024 logits up.
+        gather_distributed: under ``torch.distributed``, gather the batch from every rank (with the
+            gradient flowing back) so the negatives span the global batch; None: whenever distributed.
     Returns: scalar mean over queries, float32 or wider, on the inputs' device.
     Cost: 2 N^2 D flops and O(N^2) memory in-batch; 2 N M D flops and O(N M) memory with negatives.
     References: van den Oord et al. 2018 (CPC); Chen et al. 2020 (SimCLR); Oord's bound
@@ -41,6 +48,10 @@ def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *
     if negatives is None:
         check.same_device(query=query, positive=positive)
         check.batch_at_least("query", query, 2, "in-batch negatives need N >= 2: with N = 1 there is nothing to contrast")
+        if should_gather(gather_distributed):
+            return info_nce_distributed(query, positive, temperature=temperature, symmetric=symmetric, impl=impl)
+        if resolve_impl(impl, len(query), len(positive)) == "tiled":
+            return info_nce_tiled(query, positive, temperature=temperature, symmetric=symmetric)
         q, p = (l2_normalize(x, compute_dtype(query, positive)) for x in (query, positive))
         logits = q @ p.T / temperature  # (N, N); row i's positive on the diagonal
         target = torch.arange(len(q), device=q.device)
@@ -51,6 +62,9 @@ def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *
 
     if symmetric:
         raise ValueError("symmetric=True needs in-batch negatives (negatives=None); got explicit negatives")
+    if resolve_impl(impl, 1, 1) == "tiled":
+        raise ValueError('impl="tiled" needs in-batch negatives (negatives=None): explicit negatives are O(N M) '
+                         'already and stay dense')
     if not isinstance(negatives, Tensor):
         raise TypeError(f"negatives must be None or a torch.Tensor, got {type(negatives).__name__}")
     n, d = query.shape
@@ -81,7 +95,8 @@ def _two_views(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> float | T
     return check.positive_number("temperature", temperature)
 
 
-def nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5) -> Tensor:
+def nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5, impl: str = "auto",
+            gather_distributed: bool | None = None) -> Tensor:
     r"""NT-Xent, the SimCLR loss: 2N anchors, each view's positive is its twin, the other 2N-2 are negatives.
 
     .. math:: \ell_a = \log\sum_{k \ne a} e^{s_{ak}/\tau} - s_{a,a^+}/\tau,\qquad
@@ -93,15 +108,22 @@ def nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5) -> Ten
     Args:
         z1, z2: (N, D) two views of the same N samples, N >= 2.
         temperature: tau > 0, a divisor.
+        impl: "dense" builds the N x N logits; "tiled" never does (``tiled.py``: the same numbers, O(N D)
+            memory, faster at large N); "auto" picks tiled from about 1024 x 1024 logits up.
+        gather_distributed: under ``torch.distributed``, gather the batch from every rank (with the
+            gradient flowing back) so the negatives span the global batch; None: whenever distributed.
     Returns: scalar mean over the 2N anchors, float32 or wider.
-    Cost: 8 N^2 D flops, O(N^2) memory.
+    Cost: 8 N^2 D flops; O(N^2) memory dense, O(N D) tiled.
     References: Chen et al. 2020 (SimCLR); Sohn 2016 (N-pair).
     """
     temperature = _two_views(z1, z2, temperature)
+    if should_gather(gather_distributed):
+        return nt_xent_distributed(z1, z2, temperature=temperature, impl=impl)
     n = len(z1)
-    logits = two_view_logits(z1, z2, temperature)  # (2N, 2N)
-    not_self, _ = two_view_masks(n, z1.device)
-    return positive_nll(logits, twin_index(n, z1.device), not_self).mean()
+    if resolve_impl(impl, 2 * n, 2 * n) == "tiled":
+        return nt_xent_tiled(z1, z2, temperature=temperature)
+    logits = two_view_logits(z1, z2, temperature).fill_diagonal_(float("-inf"))  # (2N, 2N), self excluded
+    return positive_nll(logits, twin_index(n, z1.device)).mean()
 
 
 def decoupled_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.1) -> Tensor:
