@@ -21,7 +21,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -144,9 +143,9 @@ def time_table(n: int, d: int, repeats: int) -> list[tuple]:
 
 def peak_memory(name: str, n: int, d: int) -> float | None:
     """Peak resident memory (MiB) of one fwd+bwd above the resident memory just before it, in a fresh
-    process (Linux: /proc/self/statm and ru_maxrss)."""
+    process (Linux: /proc/self/statm and VmHWM)."""
     code = f"""
-import os, resource, json, torch
+import os, json, torch
 torch.set_num_threads(1)
 import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
 from bench_losses import contenders
@@ -157,7 +156,8 @@ inputs = make()
 page_kib = os.sysconf("SC_PAGE_SIZE") / 1024
 before = int(open("/proc/self/statm").read().split()[1]) * page_kib  # resident now, KiB
 fn(*inputs).backward()
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the high-water mark, KiB
+# the high-water mark of this process's memory (VmHWM; ru_maxrss would carry the parent's over exec), KiB
+after = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps(max(0.0, after - before) / 1024))
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
