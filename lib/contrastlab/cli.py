@@ -1,0 +1,98 @@
+"""The ``contrastlab`` command: one subcommand per task (``sweep`` for now).
+
+    contrastlab sweep CONFIG.yaml [--out DIR] [--set key=value ...] [--workers N] [--no-progress] [--dry-run]
+    contrastlab --version
+
+Exit status: 0 on success, 2 for an invalid config or command line (every problem is printed),
+1 when some runs failed (the others' results are written), 130 on Ctrl-C (rerun the same command to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="contrastlab", description="contrastlab: contrastive learning on toy data.")
+    parser.add_argument("--version", action="version", version=f"contrastlab {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    p = commands.add_parser(
+        "sweep", help="run a grid of training runs from a YAML config (resumable)",
+        description="Run every grid point x seed of CONFIG, skipping runs already finished in the run folder; "
+                    "write results.csv, summary.csv, config.yaml, environment.json and report.html there.",
+        epilog="Example: contrastlab sweep examples/sweeps/temperature.yaml --set train.steps=100 "
+               "--set 'loss.temperature=[0.1,0.5]'")
+    p.add_argument("config", help="the sweep's YAML file (see contrastlab.sweep for its sections)")
+    p.add_argument("--out", help="the run folder (default: the config's out, else runs/<name>)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an option, the value read as YAML: loss.temperature=0.1, "
+                        "'loss.temperature=[0.1,0.2]' (sweeps it), seeds=5; repeatable")
+    p.add_argument("--workers", type=int,
+                   help="processes, each run on one torch thread (default: one per core, 1 on a GPU)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("--dry-run", action="store_true", help="validate, print the runs and exit without running")
+    p.set_defaults(handler=_sweep)
+    return parser
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import sweep as S
+
+    try:
+        config = S.apply_overrides(S.load_config(args.config), args.overrides)
+        if args.dry_run:
+            return _dry_run(S, config, args.out)
+        S.sweep(config, out=args.out, workers=args.workers, progress=args.progress)
+    except FileNotFoundError as error:
+        print(f"contrastlab sweep: {error}", file=sys.stderr)
+        return 2
+    except S.SweepConfigError as error:
+        print(f"contrastlab sweep: {Path(args.config)}: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:  # SweepRunError (some runs raised) or a worker process that died
+        print(f"contrastlab sweep: {error}", file=sys.stderr)
+        return 1
+    except ValueError as error:  # e.g. --workers 0
+        print(f"contrastlab sweep: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ncontrastlab sweep: interrupted; finished runs are kept, rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+def _dry_run(S, config: dict, out: str | None) -> int:
+    from pathlib import Path
+
+    runs = S.expand(config)
+    folder = Path(out or config.get("out") or Path("runs") / config.get("name", "sweep"))
+    done = {p.stem for p in (folder / "runs").glob("*.csv")} if (folder / "runs").is_dir() else set()
+    params = list(runs[0]["params"])
+    rows = [[r["run_id"], str(r["seed"]), *(str(r["params"][p]) for p in params),
+             "finished" if r["run_id"] in done else "to run"] for r in runs]
+    header = ["run_id", "seed", *params, "status"]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    n_done = sum(r[-1] == "finished" for r in rows)
+    print(f"{len(rows)} runs ({n_done} finished, {len(rows) - n_done} to run) -> {folder}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``contrastlab`` console script."""
+    args = _parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
