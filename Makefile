@@ -20,7 +20,7 @@ help:
 	@echo "make book      execute every notebook headless and write HTML to build/book/"
 	@echo "make notebooks regenerate notebooks/*.ipynb (no outputs) from their py:percent sources"
 	@echo "make dashboard NB=notebooks/apps/app_temperature.ipynb   serve one notebook's widgets alone with Voila"
-	@echo "make bench     run the benchmarks in benchmarks/ and print their tables"
+	@echo "make bench     run every benchmark in benchmarks/, print the tables, write benchmarks/RESULTS.md"
 	@echo "make lock      re-resolve constraints.txt from pyproject.toml (needs the network)"
 
 $(PY):
@@ -63,8 +63,7 @@ dashboard: $(STAMP)
 	    --VoilaConfiguration.extension_denylist=jupyterlab-jupytext
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_fit.py
-	$(PY) benchmarks/bench_widgets.py
+	$(PY) benchmarks/run_all.py
 
 lock: $(PY)
 	$(PY) -m pip install --quiet -e ".[dev]"
