@@ -37,7 +37,7 @@ $(STAMP): $(PY) pyproject.toml constraints.txt
 
 lab: $(STAMP)
 	$(PY) -m ipykernel install --user --name contrastlab --display-name "Python (contrastlab)" >/dev/null
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "$(TEST_MARKERS)" $(PYTEST_ARGS)
