@@ -126,6 +126,31 @@ def evaluate(method: Method, data: ToyData, idx: Tensor, generator: torch.Genera
     return record, z1
 
 
+@torch.no_grad()
+def refresh_batchnorm(method: Method, data: ToyData, idx: Tensor) -> None:
+    """Set every BatchNorm's running statistics to those of the samples ``idx`` (one pass in train mode).
+
+    A fresh network evaluated in eval mode would otherwise normalise with the default statistics
+    (mean 0, variance 1), which makes the untrained embedding look collapsed; this gives the step-0
+    evaluation the statistics training would give it. Weights are not touched.
+    """
+    norms = [m for m in method.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    was_training = method.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a plain average over the pass
+    method.train()
+    method.project(data.x[idx])
+    if method.paired:
+        method.project_b(data.b[idx])
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    method.train(was_training)
+
+
 def F_normalize(z: Tensor) -> Tensor:
     return torch.nn.functional.normalize(z, dim=1)
 
@@ -211,8 +236,10 @@ def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, bat
     batches = _batches(len(data), batch_size, batch_gen, sampler)
     step = 0
     try:
-        if eval_every and record_eval(0):  # the untrained model, for reference
-            raise StopTraining
+        if eval_every:  # the untrained model, for reference
+            refresh_batchnorm(model, data, eval_idx)
+            if record_eval(0):
+                raise StopTraining
         while step < steps:
             idx = next(batches).to(device)
             views = data.views(idx, n_views=2, generator=view_gen)
