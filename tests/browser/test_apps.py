@@ -149,10 +149,10 @@ def test_hard_negative_sliders(page, jupyter_server, scratch_dir):
 @pytest.mark.browser
 def test_embedding_explorer_umap_and_hover(page, jupyter_server, scratch_dir):
     open_app(page, jupyter_server, scratch_dir, "app_embeddings")
-    assert title_starting(page, "PCA of 1797") == "PCA of 1797 embeddings"
+    assert title_starting(page, "PCA of 600") == "PCA of 600 embeddings"  # fast mode: 600 digits
     page.locator("button.widget-toggle-button", has_text=re.compile(r"^\s*umap\s*$")).click()
     lab.click_button(page, "Project")
-    title_starting(page, "UMAP of 1797", timeout=90)
+    title_starting(page, "UMAP of 600", timeout=90)
     widget_html(page, "umap in")
     # Plotly finds the hovered point from mouse moves over its drag layer, which lies on top of the points
     box = page.locator(".scatterlayer .trace .point").nth(10).bounding_box()
