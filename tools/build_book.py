@@ -29,12 +29,33 @@ def title(nb, fallback: str) -> str:
     return fallback
 
 
-def write_index(out: Path, rows: list[tuple[str, str, float, str | None]], fast: bool) -> None:
-    """rows: (html file name, title, seconds, error or None)."""
+def goals(nb) -> list[str]:
+    """The bullets under the notebook's "Learning goals" (the first markdown cell that has them)."""
+    for cell in nb.cells:
+        if cell.cell_type != "markdown" or "learning goals" not in cell.source.lower():
+            continue
+        lines = cell.source.splitlines()
+        start = next(i for i, line in enumerate(lines) if "learning goals" in line.lower())
+        bullets = []
+        for line in lines[start + 1:]:
+            if line.startswith(("- ", "* ")):
+                bullets.append(line[2:].strip())
+            elif bullets and line.startswith("  ") and line.strip():
+                bullets[-1] += " " + line.strip()  # a wrapped bullet
+            elif bullets and not line.strip():
+                break
+        return bullets
+    return []
+
+
+def write_index(out: Path, rows: list[tuple[str, str, float, str | None, list[str]]], fast: bool) -> None:
+    """rows: (html file name, title, seconds, error or None, learning goals)."""
     items = "\n".join(
         f'  <li><a href="{html.escape(name)}">{html.escape(heading)}</a>'
-        f' <small>({seconds:.1f} s{", FAILED" if error else ""})</small></li>'
-        for name, heading, seconds, error in rows
+        f' <small>({seconds:.1f} s{", FAILED" if error else ""})</small>'
+        + ("<ul>" + "".join(f"<li>{html.escape(goal)}</li>" for goal in learning) + "</ul>" if learning else "")
+        + "</li>"
+        for name, heading, seconds, error, learning in rows
     )
     mode = " (fast mode)" if fast else ""
     out.joinpath("index.html").write_text(
@@ -73,18 +94,18 @@ def main(argv: list[str] | None = None) -> int:
         body, _ = exporter.from_notebook_node(run.notebook, resources={"metadata": {"name": path.stem}})
         name = f"{path.stem}.html"
         args.out.joinpath(name).write_text(body, encoding="utf-8")
-        rows.append((name, title(run.notebook, path.stem), run.seconds, run.error))
+        rows.append((name, title(run.notebook, path.stem), run.seconds, run.error, goals(run.notebook)))
         if run.error:
             print(f"FAILED {path.name}:\n{run.error}", file=sys.stderr)
     write_index(args.out, rows, args.fast)
 
     width = max(len(Path(name).stem) for name, *_ in rows)
     print(f"\n{'notebook':<{width}}  {'seconds':>8}  status")
-    for name, _, seconds, error in rows:
+    for name, _, seconds, error, _ in rows:
         print(f"{Path(name).stem:<{width}}  {seconds:>8.1f}  {'FAILED' if error else 'ok'}")
     print(f"{'total':<{width}}  {sum(r[2] for r in rows):>8.1f}")
     print(f"\nwrote {args.out / 'index.html'}")
-    return 1 if any(error for *_, error in rows) else 0
+    return 1 if any(error for _, _, _, error, _ in rows) else 0
 
 
 if __name__ == "__main__":
