@@ -94,3 +94,36 @@ def labels(name: str, y: object, n: int, device: torch.device) -> Tensor:
     if y.device != device:
         raise ValueError(f"{name} must be on the features' device {device}, got {y.device}")
     return y
+
+
+def two_views(z1: object, z2: object, temperature: object) -> float | Tensor:
+    """The checks of the two-view losses (NT-Xent and its variants); returns the checked temperature."""
+    embeddings("z1", z1)
+    embeddings("z2", z2)
+    same_shape("z1", z1, "z2", z2)
+    same_device(z1=z1, z2=z2)
+    batch_at_least("z1", z1, 2, "each anchor needs at least one negative: 2N - 2 >= 1")
+    return positive_number("temperature", temperature)
+
+
+def in_batch_pair(query: object, positive: object, temperature: object, symmetric: object) -> float | Tensor:
+    """The checks of in-batch ``info_nce``; returns the checked temperature."""
+    embeddings("query", query)
+    embeddings("positive", positive)
+    same_shape("query", query, "positive", positive)
+    temperature = positive_number("temperature", temperature)
+    if not isinstance(symmetric, bool):
+        raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
+    same_device(query=query, positive=positive)
+    batch_at_least("query", query, 2, "in-batch negatives need N >= 2: with N = 1 there is nothing to contrast")
+    return temperature
+
+
+def towers(a: object, b: object, *, min_rows: int = 2,
+           why: str = "with N = 1 there is no other pair to contrast") -> None:
+    """The checks of the two-tower losses (CLIP, SigLIP)."""
+    embeddings("a", a)
+    embeddings("b", b)
+    same_shape("a", a, "b", b)
+    same_device(a=a, b=b)
+    batch_at_least("a", a, min_rows, why)

@@ -15,11 +15,7 @@ from .tiled import contrastive_nll_tiled, resolve_impl
 
 
 def _towers(a: Tensor, b: Tensor, min_rows: int, why: str) -> tuple[Tensor, Tensor]:
-    check.embeddings("a", a)
-    check.embeddings("b", b)
-    check.same_shape("a", a, "b", b)
-    check.same_device(a=a, b=b)
-    check.batch_at_least("a", a, min_rows, why)
+    check.towers(a, b, min_rows=min_rows, why=why)
     dtype = compute_dtype(a, b)
     return l2_normalize(a, dtype), l2_normalize(b, dtype)
 

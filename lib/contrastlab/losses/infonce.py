@@ -87,12 +87,7 @@ def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *
 
 def _two_views(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> float | Tensor:
     """Shared checks of the two-view losses; returns the checked temperature."""
-    check.embeddings("z1", z1)
-    check.embeddings("z2", z2)
-    check.same_shape("z1", z1, "z2", z2)
-    check.same_device(z1=z1, z2=z2)
-    check.batch_at_least("z1", z1, 2, "each anchor needs at least one negative: 2N - 2 >= 1")
-    return check.positive_number("temperature", temperature)
+    return check.two_views(z1, z2, temperature)
 
 
 def nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5, impl: str = "auto",

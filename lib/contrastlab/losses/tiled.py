@@ -302,36 +302,19 @@ def _reciprocal(temperature: float | Tensor, dtype: torch.dtype) -> float | Tens
 
 
 def _two_views(z1: Tensor, z2: Tensor, temperature) -> float | Tensor:
-    """``nt_xent``'s checks, in its order (kept here: infonce.py imports this module, not the reverse)."""
-    check.embeddings("z1", z1)
-    check.embeddings("z2", z2)
-    check.same_shape("z1", z1, "z2", z2)
-    check.same_device(z1=z1, z2=z2)
-    check.batch_at_least("z1", z1, 2, "each anchor needs at least one negative: 2N - 2 >= 1")
-    return check.positive_number("temperature", temperature)
+    return check.two_views(z1, z2, temperature)
 
 
 def _towers(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """``clip_loss``'s checks of a and b, in its order; returns â and b̂."""
-    check.embeddings("a", a)
-    check.embeddings("b", b)
-    check.same_shape("a", a, "b", b)
-    check.same_device(a=a, b=b)
-    check.batch_at_least("a", a, 2, "with N = 1 there is no other pair to contrast")
+    """``clip_loss``'s checks of a and b; returns â and b̂."""
+    check.towers(a, b)
     dtype = compute_dtype(a, b)
     return l2_normalize(a, dtype), l2_normalize(b, dtype)
 
 
 def _in_batch(query: Tensor, positive: Tensor, temperature, symmetric) -> tuple[Tensor, Tensor, float | Tensor]:
-    """``info_nce``'s checks for in-batch negatives, in its order; returns q̂, p̂ and the checked temperature."""
-    check.embeddings("query", query)
-    check.embeddings("positive", positive)
-    check.same_shape("query", query, "positive", positive)
-    temperature = check.positive_number("temperature", temperature)
-    if not isinstance(symmetric, bool):
-        raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
-    check.same_device(query=query, positive=positive)
-    check.batch_at_least("query", query, 2, "in-batch negatives need N >= 2: with N = 1 there is nothing to contrast")
+    """``info_nce``'s checks for in-batch negatives; returns q̂, p̂ and the checked temperature."""
+    temperature = check.in_batch_pair(query, positive, temperature, symmetric)
     dtype = compute_dtype(query, positive)
     return l2_normalize(query, dtype), l2_normalize(positive, dtype), temperature
 
