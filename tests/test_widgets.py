@@ -130,9 +130,9 @@ def test_hard_negative_explorer():
     assert "false negatives" in app.summary.value
 
 
-def test_negative_weights_reduce_to_the_softmax_at_beta_zero():
+def test_negative_shares_reduce_to_the_softmax_at_beta_zero():
     s = np.array([0.5, 0.2, -0.1])
-    np.testing.assert_allclose(Wd.negative_weights(s, temperature=0.5, beta=0.0),
+    np.testing.assert_allclose(Wd.negative_shares(s, temperature=0.5, beta=0.0),
                                torch.softmax(torch.tensor(s) / 0.5, 0).numpy())
 
 

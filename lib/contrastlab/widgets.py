@@ -346,9 +346,11 @@ class CollapseLab(_Trainer):
 
 # --- 4. hard and false negatives -----------------------------------------------------------------
 
-def negative_weights(similarities: np.ndarray, *, temperature: float, beta: float) -> np.ndarray:
-    r"""Importance weights of the negatives in the hard-negative loss (Robinson et al. 2021), normalised
-    to sum to 1: :math:`w_j \propto e^{(1+\beta) s_j/\tau}` (β = 0 is plain InfoNCE's softmax)."""
+def negative_shares(similarities: np.ndarray, *, temperature: float, beta: float) -> np.ndarray:
+    r"""Each negative's share of the reweighted negative sum of the hard-negative loss (Robinson et al.
+    2021): :math:`w_j e^{s_j/\tau} / \sum_k w_k e^{s_k/\tau} \propto e^{(1+\beta) s_j/\tau}`, where
+    :math:`w_j \propto e^{\beta s_j/\tau}` are the importance weights. β = 0 is InfoNCE's softmax over
+    the negatives."""
     logits = torch.as_tensor((1 + beta) * np.asarray(similarities, dtype=np.float64) / temperature)
     return torch.softmax(logits, 0).numpy()
 
@@ -391,7 +393,7 @@ class HardNegativeExplorer(_App):
 
     def _bars_figure(self, fig=None):
         sims, false = self._anchor_negatives()
-        weights = negative_weights(sims, temperature=float(self.temperature.value), beta=float(self.beta.value))
+        weights = negative_shares(sims, temperature=float(self.temperature.value), beta=float(self.beta.value))
         colors = np.where(false, "#d62728", "#1f77b4")
         title = (f"Weight on each negative (β = {self.beta.value:.2f}, τ = {self.temperature.value:.3f}); "
                  f"red = same class: {weights[false].sum():.0%} of the weight")
