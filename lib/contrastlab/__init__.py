@@ -16,7 +16,7 @@ from .train import fit
 __version__ = "0.1.0"
 
 # Imported on first use: they pull in plotly, ipywidgets, umap-learn or pandas.
-_LAZY = ("viz", "widgets", "projection", "sweep", "cli")
+_LAZY = ("viz", "widgets", "projection", "sweep", "cli", "bounds", "geometry", "negatives", "temperature", "filtering")
 
 __all__ = ["data", "losses", "methods", "metrics", "models", "samplers", "train", "fit", "__version__", *_LAZY]
 

@@ -233,10 +233,12 @@ def candidate_probabilities(similarity: Tensor, *, temperature: float,
     Args:
         similarity: (N, C) similarities of each anchor to its candidates (positive included).
         temperature: tau > 0.
-        positive_index: unused here; accepted so calls mirror ``negative_positive_coupling``.
+        positive_index: unused here (the softmax does not depend on it); accepted so calls mirror
+            ``negative_positive_coupling``.
     Returns: (N, C) probabilities, rows summing to 1.
     """
-    _positive_column(similarity, positive_index)
+    if similarity.ndim != 2:
+        raise ValueError(f"similarity must be a 2-d tensor (N, C), got shape {tuple(similarity.shape)}")
     temperature = check.positive_number("temperature", temperature)
     return torch.softmax(similarity.to(torch.promote_types(similarity.dtype, torch.float32)) / temperature, dim=1)
 
