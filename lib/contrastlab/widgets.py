@@ -30,6 +30,7 @@ from . import losses as L
 from . import metrics as M
 from . import viz
 from .projection import project
+from .losses.debiased import _negative_logits, hard_negative_from_logits
 from .samplers import mine_hard_negatives
 from .train import FitState, fit
 
@@ -419,6 +420,7 @@ class HardNegativeExplorer(_App):
             self._cache[key] = compute()
         return self._cache[key]
 
+    @torch.no_grad()
     def state(self) -> dict:
         """The numbers the app shows, computed from the current settings."""
         tau, tau_plus, beta = float(self.temperature.value), float(self.tau_plus.value), float(self.beta.value)
@@ -429,8 +431,9 @@ class HardNegativeExplorer(_App):
             nt_xent=self._cached(("nt_xent", tau), lambda: float(L.nt_xent(z1, z2, temperature=tau))),
             debiased=self._cached(("debiased", tau, tau_plus), lambda: float(
                 L.debiased_nt_xent(z1, z2, temperature=tau, tau_plus=tau_plus))),
-            hard_negative=self._cached(("hard", tau, tau_plus, beta), lambda: float(
-                L.hard_negative_nt_xent(z1, z2, temperature=tau, tau_plus=tau_plus, beta=beta))),
+            hard_negative=self._cached(("hard", tau, tau_plus, beta), lambda: float(hard_negative_from_logits(
+                *self._cached(("logits", tau), lambda: _negative_logits(z1, z2, tau)),
+                temperature=tau, tau_plus=tau_plus, beta=beta))),
             oracle=self._cached(("oracle", tau), lambda: float(L.oracle_nt_xent(z1, z2, y, temperature=tau))),
             false_negatives_kept=mined.false_negatives_kept, false_negatives_dropped=mined.false_negatives_dropped,
             mined=int(mined.indices.numel()), collision_rate=M.collision_rate(y))

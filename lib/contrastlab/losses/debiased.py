@@ -56,6 +56,18 @@ def _two_view_parts(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> tupl
     return logits, positive, negatives
 
 
+def _negative_logits(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> tuple[Tensor, Tensor]:
+    """(2N, 2N) logits with self and twin set to -inf (only the 2N-2 negatives left), and the (2N,)
+    positive logits read from the same matrix. One copy of the matrix, no boolean masks."""
+    n = len(z1)
+    logits = two_view_logits(z1, z2, temperature)  # (2N, 2N)
+    twin = twin_index(n, z1.device)  # (2N,)
+    positive = logits.gather(1, twin[:, None]).squeeze(1)  # (2N,)
+    negatives = logits.clone().fill_diagonal_(float("-inf"))  # (2N, 2N)
+    negatives[torch.arange(2 * n, device=z1.device), twin] = float("-inf")
+    return negatives, positive
+
+
 def debiased_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5,
                      tau_plus: float = 0.1) -> Tensor:
     r"""Debiased contrastive loss: NT-Xent whose negative term is corrected for false negatives.
@@ -78,8 +90,8 @@ def debiased_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.
     """
     temperature = _two_views(z1, z2, temperature)
     tau_plus = float(check.real_number("tau_plus", tau_plus, low=0.0, high=1.0, high_open=True))
-    logits, positive, negatives = _two_view_parts(z1, z2, temperature)
-    log_ng = _debias(masked_logsumexp(logits, negatives), positive, n_neg=2 * len(z1) - 2,
+    negatives, positive = _negative_logits(z1, z2, temperature)
+    log_ng = _debias(torch.logsumexp(negatives, dim=1), positive, n_neg=2 * len(z1) - 2,
                      tau_plus=tau_plus, temperature=temperature)
     return F.softplus(log_ng - positive).mean()
 
@@ -107,9 +119,21 @@ def hard_negative_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor
     temperature = _two_views(z1, z2, temperature)
     tau_plus = float(check.real_number("tau_plus", tau_plus, low=0.0, high=1.0, high_open=True))
     beta = float(check.real_number("beta", beta, low=0.0))
-    logits, positive, negatives = _two_view_parts(z1, z2, temperature)
-    n_neg = 2 * len(z1) - 2
-    log_reweighted = (masked_logsumexp((1 + beta) * logits, negatives)
-                      - masked_logsumexp(beta * logits, negatives) + math.log(n_neg))  # (2B,)
+    negatives, positive = _negative_logits(z1, z2, temperature)  # (2B, 2B) with -inf off the negatives
+    return hard_negative_from_logits(negatives, positive, temperature=temperature, tau_plus=tau_plus, beta=beta)
+
+
+def hard_negative_from_logits(negatives: Tensor, positive: Tensor, *, temperature: float | Tensor,
+                              tau_plus: float, beta: float) -> Tensor:
+    """``hard_negative_nt_xent`` from precomputed logits: ``negatives`` (R, C) holds s/tau at the negatives
+    and -inf elsewhere, ``positive`` (R,) the positive logits. Lets an app that keeps the embeddings
+    fixed reuse the matrix while it moves tau_plus or beta (arguments are not re-checked here)."""
+    n_neg = int(torch.isfinite(negatives[0]).sum())
+    if beta == 0.0:  # the weights are uniform: the plain negative sum (and 0 * -inf would be NaN)
+        log_reweighted = torch.logsumexp(negatives, dim=1)  # (R,)
+    else:
+        # in row blocks, so that the scaled copies stay small enough to live in the cache
+        log_reweighted = torch.cat([torch.logsumexp((1 + beta) * rows, dim=1) - torch.logsumexp(beta * rows, dim=1)
+                                    for rows in negatives.split(256)]) + math.log(n_neg)  # (R,)
     log_ng = _debias(log_reweighted, positive, n_neg=n_neg, tau_plus=tau_plus, temperature=temperature)
     return F.softplus(log_ng - positive).mean()
