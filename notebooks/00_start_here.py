@@ -50,12 +50,7 @@ import torch.nn.functional as F
 import contrastlab.losses  # also binds `contrastlab`
 
 torch.manual_seed(0)
-if torch.cuda.is_available():
-    device = torch.device("cuda")
-elif torch.backends.mps.is_available():
-    device = torch.device("mps")
-else:
-    device = torch.device("cpu")
+device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
 FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
 
 # %% [markdown]

@@ -62,12 +62,7 @@ from contrastlab.losses.core import positive_nll
 from contrastlab.widgets import Debouncer
 
 torch.manual_seed(0)
-if torch.cuda.is_available():
-    device = torch.device("cuda")
-elif torch.backends.mps.is_available():
-    device = torch.device("mps")
-else:
-    device = torch.device("cpu")
+device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
 FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
 print(f"contrastlab {contrastlab.__version__}, device {device}, fast mode {FAST}")
 

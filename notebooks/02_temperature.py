@@ -61,12 +61,8 @@ from contrastlab import temperature as temp
 from contrastlab.widgets import TemperatureExplorer
 
 torch.manual_seed(0)
-if torch.cuda.is_available():
-    device = torch.device("cuda")
-elif torch.backends.mps.is_available():
-    device = torch.device("mps")
-else:
-    device = torch.device("cpu")
+device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
+if device.type == "cpu":
     torch.set_num_threads(1)  # tiny models: one thread beats several competing ones
 FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
 print(f"contrastlab {contrastlab.__version__}, device {device}, fast mode {FAST}")

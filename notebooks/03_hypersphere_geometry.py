@@ -65,12 +65,8 @@ from contrastlab.data import vmf_mixture
 from contrastlab.methods import build_method
 
 torch.manual_seed(0)
-if torch.cuda.is_available():
-    device = torch.device("cuda")
-elif torch.backends.mps.is_available():
-    device = torch.device("mps")
-else:
-    device = torch.device("cpu")
+device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
+if device.type == "cpu":
     torch.set_num_threads(1)
 FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
 print(f"device {device}, fast mode {FAST}")

@@ -54,6 +54,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+
+import contrastlab
 import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
@@ -62,12 +64,8 @@ from contrastlab.train import fit
 from contrastlab.widgets import HardNegativeExplorer
 
 torch.manual_seed(0)
-if torch.cuda.is_available():
-    device = torch.device("cuda")
-elif torch.backends.mps.is_available():
-    device = torch.device("mps")
-else:
-    device = torch.device("cpu")
+device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
+if device.type == "cpu":
     torch.set_num_threads(1)  # the models here are tiny: one thread beats several that wait on each other
 FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
 print(f"device {device}, fast mode {FAST}")

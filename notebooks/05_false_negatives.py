@@ -47,6 +47,8 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 import torch
+
+import contrastlab
 import torch.nn.functional as F
 
 import contrastlab.data as D
@@ -58,12 +60,8 @@ from contrastlab.samplers import spherical_kmeans
 from contrastlab.train import fit
 
 torch.manual_seed(0)
-if torch.cuda.is_available():
-    device = torch.device("cuda")
-elif torch.backends.mps.is_available():
-    device = torch.device("mps")
-else:
-    device = torch.device("cpu")
+device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
+if device.type == "cpu":
     torch.set_num_threads(1)  # tiny models: one thread is faster than several waiting on each other
 FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
 print(f"device {device}, fast mode {FAST}")

@@ -154,3 +154,12 @@ def test_digits_train_with_the_cnn():
     data = D.digits(n=400, strength=0.5)
     h = fit(data, "simclr", steps=30, batch_size=64, eval_every=30, eval_size=400, progress=False, temperature=0.2)
     assert h.last()["knn"] > 0.5  # ten classes: chance is 0.1
+
+
+def test_default_device_prefers_an_accelerator():
+    import contrastlab
+    from contrastlab.train import default_device
+
+    expected = "cuda" if torch.cuda.is_available() else (
+        "mps" if torch.backends.mps.is_available() else "cpu")
+    assert default_device().type == expected and contrastlab.default_device() == default_device()

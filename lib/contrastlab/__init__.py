@@ -11,14 +11,15 @@
 import importlib
 
 from . import data, losses, methods, metrics, models, samplers, train
-from .train import fit
+from .train import default_device, fit
 
 __version__ = "0.1.0"
 
 # Imported on first use: they pull in plotly, ipywidgets, umap-learn or pandas.
 _LAZY = ("viz", "widgets", "projection", "sweep", "cli", "bounds", "geometry", "negatives", "temperature", "filtering")
 
-__all__ = ["data", "losses", "methods", "metrics", "models", "samplers", "train", "fit", "__version__", *_LAZY]
+__all__ = ["data", "losses", "methods", "metrics", "models", "samplers", "train", "fit", "default_device",
+           "__version__", *_LAZY]
 
 
 def __getattr__(name: str):

@@ -27,6 +27,16 @@ from .methods import Method, build_method
 DEFAULT_METRICS = ("alignment", "uniformity", "erank", "std", "knn")
 
 
+def default_device() -> torch.device:
+    """CUDA when present, else Apple's MPS when present, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
 class StopTraining(Exception):
     """Raise from a callback (or return True) to end ``fit`` early; the history is kept."""
 

@@ -32,14 +32,10 @@ from . import viz
 from .projection import project
 from .losses.debiased import _negative_logits, hard_negative_from_logits
 from .samplers import mine_hard_negatives
-from .train import FitState, fit
+from .train import FitState, default_device, fit
 
 __all__ = ["Debouncer", "TemperatureExplorer", "TrainingDashboard", "CollapseLab", "HardNegativeExplorer",
            "EmbeddingExplorer", "default_device"]
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class Debouncer:
