@@ -3,9 +3,10 @@
     python benchmarks/bench_losses.py [--sizes 1024 4096 16384] [--dim 128] [--threads 1 2] [--repeats 5]
 
 For each N the contenders run interleaved (one repeat of each in turn, so machine noise hits all
-alike); the table gives the median and the spread (min-max) of fwd+bwd wall time, the ratio to the
-bare bound ``cross_entropy(z1 @ z2.T / tau, arange(N))``, and the achieved rate as a fraction of the
-measured matmul rate (useful flops: the 3 GEMMs of the forward and backward of an N x N x D product).
+alike, in an order rotated every repeat, so none always follows the same neighbour); the table gives
+the median and the spread (min-max) of fwd+bwd wall time, the ratio to the bare bound
+``cross_entropy(z1 @ z2.T / tau, arange(N))``, and the achieved rate as a fraction of the measured
+matmul rate (useful flops: the 3 GEMMs of the forward and backward of an N x N x D product).
 Peak memory is measured in a fresh process per contender (ru_maxrss above the baseline after the
 inputs exist), 1 thread. OMP_WAIT_POLICY=PASSIVE is set (before torch is imported) so that idle
 OpenMP threads sleep instead of spinning: on a shared machine spinning threads make many-kernel
@@ -122,9 +123,14 @@ def time_table(n: int, d: int, repeats: int) -> list[tuple]:
         fwd_bwd(make, fn)
     times = {k: [] for k in runnable}
     floor = []
-    for _ in range(repeats):
+    names = list(runnable)
+    for repeat in range(repeats):
         floor.append(three_gemm_floor(n, d))
-        for name, (make, fn, _) in runnable.items():
+        # rotate the order each repeat so no contender always runs right after the same neighbour
+        # (a large free or a cold cache left by the previous one would otherwise bias it every time)
+        shift = repeat % len(names)
+        for name in names[shift:] + names[:shift]:
+            make, fn, _ = runnable[name]
             times[name].append(fwd_bwd(make, fn))
     rate = gemm_rate(n, d)
     useful = 3 * 2 * n * n * d  # flops of the three GEMMs

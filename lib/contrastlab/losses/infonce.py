@@ -53,7 +53,7 @@ def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *
         if resolve_impl(impl, len(query), len(positive)) == "tiled":
             return info_nce_tiled(query, positive, temperature=temperature, symmetric=symmetric)
         q, p = (l2_normalize(x, compute_dtype(query, positive)) for x in (query, positive))
-        logits = q @ p.T / temperature  # (N, N); row i's positive on the diagonal
+        logits = (q / temperature) @ p.T  # (N, N); row i's positive on the diagonal; τ folded into q: O(N D)
         target = torch.arange(len(q), device=q.device)
         loss = positive_nll(logits, target).mean()
         if symmetric:

@@ -109,7 +109,7 @@ def contrastive_nll_dense(q: Tensor, k: Tensor, scale: float | Tensor, *, positi
                           exclude: Tensor | None = None, columns: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     r"""Per-row losses :math:`\ell_r = \log\sum_{c \ne \mathrm{exclude}(r)} e^{x_{rc}} - x_{r,\mathrm{pos}(r)}`
     with the (R, C) logits in memory. Same contract as ``contrastive_nll_tiled``."""
-    logits = (q @ k.T) * scale  # (R, C)
+    logits = (q * scale) @ k.T  # (R, C); the scale folded into q: O(R D), not O(R C)
     rows = torch.arange(len(q), device=q.device)  # (R,)
     positive = rows if positive is None else positive  # (R,) column of each row's positive
     keep = None
