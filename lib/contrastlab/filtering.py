@@ -30,7 +30,7 @@ from torch import Tensor
 
 from .losses import _checks as check
 from .losses.core import l2_normalize, masked_logsumexp, positive_nll, two_view_logits, two_view_masks, twin_index
-from .losses.debiased import _debias
+from .losses.debiased import debiased_log_negatives
 from .losses.infonce import _two_views
 
 __all__ = ["false_negative_mask", "filtered_nt_xent", "FilterQuality", "filter_quality", "threshold_sweep",
@@ -253,7 +253,7 @@ def debiased_negative_term(z1: Tensor, z2: Tensor, labels: Tensor, *, temperatur
     _, negatives = two_view_masks(b, z1.device)
     n_neg = 2 * b - 2
     log_random = masked_logsumexp(logits, negatives)  # (2B,)
-    log_estimate = _debias(log_random, positive, n_neg=n_neg, tau_plus=tau_plus, temperature=temperature)
+    log_estimate = debiased_log_negatives(log_random, positive, n_neg=n_neg, tau_plus=tau_plus, temperature=temperature)
     true_neg = negatives & (y[:, None] != y[None, :])  # (2B, 2B)
     count = true_neg.sum(1)  # (2B,)
     log_truth = masked_logsumexp(logits, true_neg) + math.log(n_neg) - count.clamp_min(1).to(logits.dtype).log()

@@ -30,7 +30,7 @@ from . import losses as L
 from . import metrics as M
 from . import viz
 from .projection import project
-from .losses.debiased import _negative_logits, hard_negative_from_logits
+from .losses.debiased import negative_logits, hard_negative_from_logits
 from .samplers import mine_hard_negatives
 from .train import FitState, default_device, fit
 
@@ -428,7 +428,7 @@ class HardNegativeExplorer(_App):
             debiased=self._cached(("debiased", tau, tau_plus), lambda: float(
                 L.debiased_nt_xent(z1, z2, temperature=tau, tau_plus=tau_plus))),
             hard_negative=self._cached(("hard", tau, tau_plus, beta), lambda: float(hard_negative_from_logits(
-                *self._cached(("logits", tau), lambda: _negative_logits(z1, z2, tau)),
+                *self._cached(("logits", tau), lambda: negative_logits(z1, z2, tau)),
                 temperature=tau, tau_plus=tau_plus, beta=beta))),
             oracle=self._cached(("oracle", tau), lambda: float(L.oracle_nt_xent(z1, z2, y, temperature=tau))),
             false_negatives_kept=mined.false_negatives_kept, false_negatives_dropped=mined.false_negatives_dropped,

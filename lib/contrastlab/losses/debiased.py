@@ -23,8 +23,8 @@ from .core import masked_logsumexp, two_view_logits, two_view_masks, twin_index
 from .infonce import _two_views
 
 
-def _debias(log_negatives: Tensor, positive: Tensor, *, n_neg: int, tau_plus: float,
-            temperature: float | Tensor) -> Tensor:
+def debiased_log_negatives(log_negatives: Tensor, positive: Tensor, *, n_neg: int, tau_plus: float,
+                           temperature: float | Tensor) -> Tensor:
     r"""log of Chuang et al.'s clamped estimate of the true-negative term, per anchor.
 
     .. math:: N g = \max\Big(\frac{\sum_k e^{s_k/\tau} - \tau^+ N e^{s^+/\tau}}{1-\tau^+},\ N e^{-1/\tau}\Big)
@@ -56,7 +56,7 @@ def _two_view_parts(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> tupl
     return logits, positive, negatives
 
 
-def _negative_logits(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> tuple[Tensor, Tensor]:
+def negative_logits(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> tuple[Tensor, Tensor]:
     """(2N, 2N) logits with self and twin set to -inf (only the 2N-2 negatives left), and the (2N,)
     positive logits read from the same matrix. One copy of the matrix, no boolean masks."""
     n = len(z1)
@@ -90,8 +90,8 @@ def debiased_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.
     """
     temperature = _two_views(z1, z2, temperature)
     tau_plus = float(check.real_number("tau_plus", tau_plus, low=0.0, high=1.0, high_open=True))
-    negatives, positive = _negative_logits(z1, z2, temperature)
-    log_ng = _debias(torch.logsumexp(negatives, dim=1), positive, n_neg=2 * len(z1) - 2,
+    negatives, positive = negative_logits(z1, z2, temperature)
+    log_ng = debiased_log_negatives(torch.logsumexp(negatives, dim=1), positive, n_neg=2 * len(z1) - 2,
                      tau_plus=tau_plus, temperature=temperature)
     return F.softplus(log_ng - positive).mean()
 
@@ -119,7 +119,7 @@ def hard_negative_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor
     temperature = _two_views(z1, z2, temperature)
     tau_plus = float(check.real_number("tau_plus", tau_plus, low=0.0, high=1.0, high_open=True))
     beta = float(check.real_number("beta", beta, low=0.0))
-    negatives, positive = _negative_logits(z1, z2, temperature)  # (2B, 2B) with -inf off the negatives
+    negatives, positive = negative_logits(z1, z2, temperature)  # (2B, 2B) with -inf off the negatives
     return hard_negative_from_logits(negatives, positive, temperature=temperature, tau_plus=tau_plus, beta=beta)
 
 
@@ -135,5 +135,5 @@ def hard_negative_from_logits(negatives: Tensor, positive: Tensor, *, temperatur
         # in row blocks, so that the scaled copies stay small enough to live in the cache
         log_reweighted = torch.cat([torch.logsumexp((1 + beta) * rows, dim=1) - torch.logsumexp(beta * rows, dim=1)
                                     for rows in negatives.split(256)]) + math.log(n_neg)  # (R,)
-    log_ng = _debias(log_reweighted, positive, n_neg=n_neg, tau_plus=tau_plus, temperature=temperature)
+    log_ng = debiased_log_negatives(log_reweighted, positive, n_neg=n_neg, tau_plus=tau_plus, temperature=temperature)
     return F.softplus(log_ng - positive).mean()
