@@ -179,7 +179,9 @@ def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, bat
             "clip", "simsiam", "byol", "barlow", "vicreg", ...) or a ready ``Method``.
         steps, batch_size, lr, weight_decay: the optimisation (AdamW); ``schedule`` "cosine" or "constant".
         eval_every, eval_size, metrics: how often and on how many samples to evaluate (0 = only at the end).
-        seed: seeds the model's initialisation, the batches and the views: same seed, same history on CPU.
+        seed: seeds the model's initialisation (when ``method`` is a name), the batches and the views:
+            same seed, same history on CPU. A ready ``Method`` keeps the weights it was built with, so
+            seed it yourself before building it (``torch.manual_seed``).
         device: defaults to the data's device; the data is moved there.
         sampler: an optional batch sampler (e.g. ``samplers.MPerClassSampler``) yielding index lists.
         callbacks: called as ``callback(state)`` after each evaluation; return True to stop.
