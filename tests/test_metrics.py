@@ -41,6 +41,20 @@ def test_collapsed_batch():
     assert M.effective_rank(z, center=True) == 0.0  # no variance left
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_centred_spectrum_of_a_constant_batch_is_zero_in_any_precision(dtype):
+    # a row whose mean is not exactly representable: centring leaves rounding residue
+    row = torch.tensor([[0.1, -2.7, 3.3, 1e-3, 7.9, -0.37, 0.61, 5.5]], dtype=torch.float64) * 3.7
+    z = row.to(dtype).expand(257, 8).contiguous()
+    assert float(M.singular_values(z).abs().max()) == 0.0
+    assert M.effective_rank(z, center=True) == 0.0
+    assert M.numerical_rank(z) == 0
+    # ... while a real, tiny spread survives the floor
+    noise = torch.randn(257, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    z = z.to(torch.float64) + 1e-6 * noise
+    assert M.numerical_rank(z) == 8
+
+
 @pytest.mark.parametrize("n", [1, 3, 16])
 def test_effective_rank_of_the_identity_is_its_size(n):
     eye = torch.eye(n, dtype=torch.float64)

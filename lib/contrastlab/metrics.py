@@ -84,12 +84,17 @@ def singular_values(z: Tensor, *, center: bool = True) -> Tensor:
 
     ``center=True`` subtracts the mean embedding first, giving the spectrum of the covariance
     (Jing et al. 2022 plot its log to show dimensional collapse: a tail of near-zero values).
+    Centring leaves rounding residue of the size of the uncentred entries; singular values below
+    ``eps · max(N, D) · ‖z‖_F`` (the uncentred norm, as in numpy's ``matrix_rank``) are that residue
+    and are returned as 0, so a constant batch has an all-zero centred spectrum in any precision.
     """
     check.embeddings("z", z)
     z = z.to(torch.promote_types(z.dtype, torch.float32))
-    if center:
-        z = z - z.mean(0)
-    return torch.linalg.svdvals(z)
+    if not center:
+        return torch.linalg.svdvals(z)
+    floor = torch.finfo(z.dtype).eps * max(z.shape) * torch.linalg.norm(z)
+    sigma = torch.linalg.svdvals(z - z.mean(0))
+    return torch.where(sigma > floor, sigma, torch.zeros_like(sigma))
 
 
 def _spectral_entropy_rank(sigma: Tensor, eps: float) -> float:
