@@ -98,6 +98,37 @@ def test_clip_learns_its_temperature_and_can_lock_a_tower():
         assert torch.equal(p, q)
 
 
+def test_a_locked_tower_keeps_its_batchnorm_statistics():
+    from contrastlab.methods import build_method
+
+    data = D.paired_modalities(400)
+    torch.manual_seed(0)
+    method = build_method("clip", data, lock_a=True)
+    tower = method.encoder
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in tower.modules()), "the test needs a BatchNorm tower"
+    with torch.no_grad():  # "pretrain" the statistics: one pass over the data in train mode
+        tower.train()
+        tower(data.x)
+    probe = data.x[:32]
+    before = tower.eval()(probe).clone()
+    fit(data, method, steps=20, batch_size=64, progress=False)
+    assert not tower.training
+    assert torch.equal(tower.eval()(probe), before)
+
+
+def test_clip_scale_has_its_own_learning_rate_and_no_weight_decay():
+    from contrastlab.methods import build_method
+
+    data = D.paired_modalities(400)
+    groups = build_method("clip", data, scale_lr=30).param_groups(1e-3, 1e-5)
+    assert [(len(g["params"]), g["lr"], g["weight_decay"]) for g in groups][1] == (1, pytest.approx(3e-2), 0.0)
+    moved = {lr: abs(fit(data, "clip", steps=30, batch_size=64, scale_lr=lr, progress=False).last()["temperature"]
+                     - 0.07) for lr in (1, 30)}
+    assert moved[30] > 5 * moved[1]
+    with pytest.raises(ValueError, match="scale_lr must be a number > 0"):
+        build_method("clip", data, scale_lr=0)
+
+
 def test_supcon_with_an_m_per_class_sampler(vmf):
     sampler = MPerClassSampler(vmf.labels, m=8, batch_size=64, seed=0)
     h = run(vmf, "supcon", steps=60, sampler=sampler)

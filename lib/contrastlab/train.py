@@ -142,17 +142,19 @@ def refresh_batchnorm(method: Method, data: ToyData, idx: Tensor) -> None:
 
     A fresh network evaluated in eval mode would otherwise normalise with the default statistics
     (mean 0, variance 1), which makes the untrained embedding look collapsed; this gives the step-0
-    evaluation the statistics training would give it. Weights are not touched.
+    evaluation the statistics training would give it. Weights are not touched, and neither are the
+    BatchNorms that the set-up keeps in eval mode while training (a locked tower's).
     """
-    norms = [m for m in method.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    was_training = method.training
+    method.train()  # a set-up may keep parts in eval mode (a locked tower): their statistics stay
+    norms = [m for m in method.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training]
     if not norms:
+        method.train(was_training)
         return
     momenta = [m.momentum for m in norms]
-    was_training = method.training
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # a plain average over the pass
-    method.train()
     method.project(data.x[idx])
     if method.paired:
         method.project_b(data.b[idx])
@@ -208,8 +210,7 @@ def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, bat
                 raise TypeError(f"options {sorted(method_options)} only apply when method is a name")
             model = method
     model.to(device).train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(model.param_groups(lr, weight_decay), lr=lr, weight_decay=weight_decay)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if schedule == "cosine"
                  else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0))
 

@@ -34,7 +34,7 @@ Time: one more matmul than the dense path (two with ``columns``: the recomputati
 allocations and no pass over (R, C) memory that misses the cache; on CPU it is about half the time of
 the dense path at N = 4096 (see the note on threads in ``contrastive_nll_tiled``).
 
-References: Chen et al. 2024, "Breaking the Memory Barrier: Near Infinite Batch Size Scaling for
+References: Cheng et al. 2024, "Breaking the Memory Barrier: Near Infinite Batch Size Scaling for
 Contrastive Loss" (Inf-CL); Wijmans et al. 2024, "Cut Your Losses in Large-Vocabulary Language Models"
 (Cut Cross-Entropy); Milakov & Gimelshein 2018, "Online normalizer calculation for softmax".
 """
