@@ -240,6 +240,13 @@ def test_cross_entropy_learns_the_digits():
     assert method.project(data.x).shape == (300, 32)
 
 
+def test_cross_entropy_by_name_reads_the_number_of_classes_off_the_data():
+    data = D.vmf_mixture(400, n_classes=4)
+    history = fit(data, "ce", steps=30, batch_size=64, lr=3e-3, eval_every=0, metrics=(), progress=False)
+    assert history.method.n_classes == 4 and history.method.classifier.out_features == 4
+    assert history["loss"][-1] < 0.5 * math.log(4)
+
+
 def test_cross_entropy_validation():
     enc = mlp_encoder((4,))
     with pytest.raises(ValueError, match="n_classes must be an integer >= 2"):

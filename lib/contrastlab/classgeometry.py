@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from . import losses as L
 from .losses import _checks as check
-from .methods import Method, output_dim
+from .methods import CrossEntropy, output_dim  # noqa: F401 (CrossEntropy lives in methods: "ce")
 from .models import Encoder, mlp, projection_head
 
 __all__ = ["ClassMeanGeometry", "class_mean_geometry", "simplex_cosine", "imbalanced_indices",
@@ -253,7 +253,7 @@ def expected_positives(batch_size: int, class_sizes: object, *, n_views: int = 2
 
 
 # ----------------------------------------------------------------------------------------------
-# a cross-entropy set-up and a small encoder
+# a small encoder (the cross-entropy set-up is methods.CrossEntropy, "ce")
 
 def mlp_encoder(input_shape: tuple[int, ...], *, feature_dim: int = 64, out_dim: int = 32, hidden: int = 128,
                 seed: int = 0) -> Encoder:
@@ -270,43 +270,6 @@ def mlp_encoder(input_shape: tuple[int, ...], *, feature_dim: int = 64, out_dim:
         torch.manual_seed(seed)
         backbone = nn.Sequential(nn.Flatten(), mlp(int(np.prod(shape)), hidden, feature_dim, n_layers=3))
         return Encoder(backbone, projection_head(feature_dim, hidden, out_dim))
-
-
-class CrossEntropy(Method):
-    r"""Cross-entropy on a linear classifier over the projection :math:`g(f(x))`, on both views.
-
-    .. math:: \mathcal L = \frac{1}{2B}\sum_{v=1}^{2}\sum_{i=1}^{B} -\log
-              \frac{e^{w_{y_i}^\top z_{v,i} + b_{y_i}}}{\sum_c e^{w_c^\top z_{v,i} + b_c}}
-
-    The same encoder and the same two augmented views as SimCLR / SupCon, so that only the loss
-    differs. ``project(x)`` is the penultimate layer :math:`z = g(f(x))` (not normalised), ``features``
-    the backbone :math:`f(x)` used for kNN and probes, ``logits(x)`` the classifier's output.
-
-    Args:
-        encoder: an ``Encoder``.  n_classes: K >= 2.
-        embedding_dim: the projection size (default: read from the encoder's last Linear).
-        label_smoothing: passed to ``F.cross_entropy``.
-    """
-
-    needs_labels = True
-
-    def __init__(self, encoder: Encoder, *, n_classes: int, embedding_dim: int | None = None,
-                 label_smoothing: float = 0.0, **options):
-        super().__init__(encoder, **options)
-        self.n_classes = _integer("n_classes", n_classes, 2)
-        self.label_smoothing = _number("label_smoothing", label_smoothing, low=0.0)
-        self.classifier = nn.Linear(embedding_dim or output_dim(encoder), self.n_classes)
-
-    def pair_loss(self, z1: Tensor, z2: Tensor, labels: Tensor, step: int) -> Tensor:
-        if int(labels.max()) >= self.n_classes or int(labels.min()) < 0:
-            raise ValueError(f"labels must be in [0, {self.n_classes - 1}] (n_classes = {self.n_classes}), "
-                             f"got min {int(labels.min())} and max {int(labels.max())}")
-        logits = self.classifier(torch.cat([z1, z2]))  # (2B, K)
-        return F.cross_entropy(logits, labels.repeat(2), label_smoothing=self.label_smoothing)
-
-    @torch.no_grad()
-    def logits(self, x: Tensor) -> Tensor:
-        return self.classifier(self.encoder(x))
 
 
 # ----------------------------------------------------------------------------------------------

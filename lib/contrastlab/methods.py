@@ -245,6 +245,47 @@ class VICReg(Method):
         return L.vicreg(z1, z2, **self.weights)
 
 
+class CrossEntropy(Method):
+    r"""Supervised baseline: cross-entropy of a linear classifier on the projection, on both views.
+
+    .. math:: \mathcal L = \frac{1}{2B}\sum_{v=1}^{2}\sum_{i=1}^{B} -\log
+              \frac{e^{w_{y_i}^\top z_{v,i} + b_{y_i}}}{\sum_c e^{w_c^\top z_{v,i} + b_c}}
+
+    The same encoder and two augmented views as SimCLR / SupCon, so that only the loss differs.
+    ``project(x)`` is the classifier's input :math:`z = g(f(x))` (not normalised), ``features`` the
+    backbone :math:`f(x)`, ``logits(x)`` the classifier's output.
+
+    Args:
+        encoder: an ``Encoder``.  n_classes: K >= 2 (``build_method`` reads it off the data's labels).
+        embedding_dim: the projection size (default: the encoder's last Linear).
+        label_smoothing: in [0, 1), passed to ``F.cross_entropy``.
+    """
+
+    needs_labels = True
+
+    def __init__(self, encoder: Encoder, *, n_classes: int, embedding_dim: int | None = None,
+                 label_smoothing: float = 0.0, **options):
+        super().__init__(encoder, **options)
+        if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes < 2:
+            raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+        if not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
+        self.n_classes = n_classes
+        self.label_smoothing = float(label_smoothing)
+        self.classifier = nn.Linear(embedding_dim or output_dim(encoder), n_classes)
+
+    def pair_loss(self, z1: Tensor, z2: Tensor, labels: Tensor, step: int) -> Tensor:
+        if int(labels.max()) >= self.n_classes or int(labels.min()) < 0:
+            raise ValueError(f"labels must be in [0, {self.n_classes - 1}] (n_classes = {self.n_classes}), "
+                             f"got min {int(labels.min())} and max {int(labels.max())}")
+        logits = self.classifier(torch.cat([z1, z2]))  # (2B, K)
+        return F.cross_entropy(logits, labels.repeat(2), label_smoothing=self.label_smoothing)
+
+    @torch.no_grad()
+    def logits(self, x: Tensor) -> Tensor:
+        return self.classifier(self.encoder(x))
+
+
 class CLIP(Method):
     """Two towers on paired modalities with the symmetric CLIP loss (Radford et al. 2021).
 
@@ -305,7 +346,7 @@ class CLIP(Method):
 METHODS: dict[str, type[Method]] = {
     "simclr": SimCLR, "infonce": InfoNCE, "dcl": DCL, "debiased": Debiased, "oracle": Oracle,
     "supcon": SupCon, "align_uniform": AlignUniform, "moco": MoCo, "simsiam": SimSiam, "byol": BYOL,
-    "barlow": BarlowTwins, "vicreg": VICReg, "clip": CLIP,
+    "barlow": BarlowTwins, "vicreg": VICReg, "clip": CLIP, "ce": CrossEntropy,
 }
 
 
@@ -321,6 +362,8 @@ def build_method(name: str, data, *, encoder: Encoder | None = None, out_dim: in
     cls = METHODS[name]
     if encoder is None:
         encoder = build_encoder(tuple(data.x.shape[1:]), feature_dim=feature_dim, out_dim=out_dim, hidden=hidden)
+    if cls is CrossEntropy and "n_classes" not in options:
+        options["n_classes"] = max(2, int(data.labels.max()) + 1)
     if cls.paired:
         if not hasattr(data, "b"):
             raise ValueError(f"method {name!r} needs paired data (e.g. data.paired_modalities), got {data.name}")
