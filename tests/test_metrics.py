@@ -232,3 +232,20 @@ def test_linear_r2():
     assert M.linear_r2(z @ rotation + 5, z) == pytest.approx(1.0, abs=1e-9)  # a linear map of z: R² = 1
     assert M.linear_r2(torch.randn(500, 3, generator=gen(15), dtype=torch.float64), z) < 0.05
     assert 0.3 < M.linear_r2(z[:, :1], z[:, :2]) < 0.7  # explains one of two unit-variance targets
+
+
+def test_nt_xent_coupling_against_a_loop_and_a_closed_form():
+    g = torch.Generator().manual_seed(3)
+    z1, z2 = torch.randn(5, 4, generator=g, dtype=torch.float64), torch.randn(5, 4, generator=g, dtype=torch.float64)
+    q = M.nt_xent_coupling(z1, z2, temperature=0.3)
+    z = torch.nn.functional.normalize(torch.cat([z1, z2]), dim=1)
+    for a in range(10):
+        others = [k for k in range(10) if k != a]
+        weights = torch.stack([torch.exp(z[a] @ z[k] / 0.3) for k in others])
+        twin = (a + 5) % 10
+        assert float(q[a]) == pytest.approx(1 - float(torch.exp(z[a] @ z[twin] / 0.3) / weights.sum()), abs=1e-12)
+    # a collapsed batch: the positive is one of 2N - 1 equal candidates
+    same = torch.ones(4, 3)
+    assert torch.allclose(M.nt_xent_coupling(same, same, temperature=0.1), torch.full((8,), 1 - 1 / 7))
+    with pytest.raises(ValueError, match="temperature"):
+        M.nt_xent_coupling(z1, z2, temperature=0.0)

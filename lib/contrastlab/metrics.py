@@ -16,13 +16,13 @@ from torch import Tensor
 from .losses import _checks as check
 from .losses import alignment as _alignment
 from .losses import uniformity as _uniformity_dense
-from .losses.core import l2_normalize
+from .losses.core import l2_normalize, twin_index, two_view_logits
 
 __all__ = [
     "alignment", "uniformity", "uniform_sphere_uniformity", "singular_values", "effective_rank", "rankme",
     "numerical_rank", "collapse_std", "mean_norm", "anisotropy", "tolerance", "collision_rate",
-    "similarity_matrix", "candidate_probabilities", "negative_positive_coupling", "positive_rank_accuracy",
-    "knn_accuracy", "linear_probe_accuracy", "linear_r2",
+    "similarity_matrix", "candidate_probabilities", "negative_positive_coupling", "nt_xent_coupling",
+    "positive_rank_accuracy", "knn_accuracy", "linear_probe_accuracy", "linear_r2",
 ]
 
 
@@ -257,11 +257,28 @@ def negative_positive_coupling(similarity: Tensor, *, temperature: float,
 
     InfoNCE's gradient equals q_i times the decoupled loss's gradient; q_i -> 0 when the positive is
     easy or the batch is small, which slows learning. ``positive_index`` defaults to the diagonal.
+    Every column is a candidate: for NT-Xent's stacked (2N, 2N) matrix, where an anchor is not its
+    own candidate, use ``nt_xent_coupling`` (or set the diagonal to -inf first).
     Returns: (N,) in [0, 1).
     """
     pos = _positive_column(similarity, positive_index)
     probabilities = candidate_probabilities(similarity, temperature=temperature)
     return 1 - probabilities.gather(1, pos[:, None]).squeeze(1)
+
+
+@torch.no_grad()
+def nt_xent_coupling(z1: Tensor, z2: Tensor, *, temperature: float) -> Tensor:
+    r"""``negative_positive_coupling`` of NT-Xent's 2N anchors: over the stacked batch [z1; z2], each
+    anchor's candidates are the other 2N - 1 rows and its positive is its twin.
+
+    Args:
+        z1, z2: (N, D) two views.  temperature: tau > 0.
+    Returns: (2N,) q in [0, 1); anchor a < N is z1[a], anchor N + a is z2[a].
+    """
+    temperature = check.two_views(z1, z2, temperature)
+    logits = two_view_logits(z1, z2, temperature).fill_diagonal_(float("-inf"))  # (2N, 2N), self excluded
+    probabilities = torch.softmax(logits, dim=1)
+    return 1 - probabilities.gather(1, twin_index(len(z1), z1.device)[:, None]).squeeze(1)
 
 
 @torch.no_grad()
