@@ -1,5 +1,8 @@
 """project(): PCA, UMAP on a torch k-NN graph, t-SNE; cached by content."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -82,3 +85,15 @@ def test_bad_inputs():
         project(np.full((5, 3), np.nan), "pca")
     with pytest.raises(ValueError, match=r"n_components must be 1, 2 or 3"):
         project(np.zeros((5, 3)), "pca", n_components=4)
+
+
+def test_umap_leaves_torch_thread_count_alone():
+    """numba's OpenMP start-up in a fresh process resets torch to every core; a notebook that chose
+    one thread must keep it (otherwise training after a UMAP cell slows down many times on 2 cores)."""
+    code = ("import torch; torch.set_num_threads(1)\n"
+            "from contrastlab.projection import project\n"
+            "project(torch.randn(80, 8), 'umap', on_wait=lambda message: None)\n"
+            "print(torch.get_num_threads())\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "1"

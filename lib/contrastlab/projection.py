@@ -110,12 +110,16 @@ def _umap(x: Tensor, n_components: int, n_neighbors: int, metric: str, seed: int
     enable_umap_cache()
     k = min(n_neighbors, len(x) - 1)
     indices, distances = knn_graph(x, k, metric=metric)
-    with warnings.catch_warnings():  # n_jobs is 1 under a seed; no search index is needed without transform
-        warnings.simplefilter("ignore", UserWarning)
-        reducer = umap.UMAP(n_components=n_components, n_neighbors=k, metric=metric, min_dist=min_dist,
-                            random_state=seed, n_epochs=n_epochs, precomputed_knn=(indices, distances, None),
-                            init="spectral" if len(x) > n_components + 1 else "random")
-        return reducer.fit_transform(x.numpy()).astype(np.float32)
+    threads = torch.get_num_threads()  # numba's OpenMP start-up resets torch's (1 -> all cores)
+    try:
+        with warnings.catch_warnings():  # n_jobs is 1 under a seed; no search index is needed without transform
+            warnings.simplefilter("ignore", UserWarning)
+            reducer = umap.UMAP(n_components=n_components, n_neighbors=k, metric=metric, min_dist=min_dist,
+                                random_state=seed, n_epochs=n_epochs, precomputed_knn=(indices, distances, None),
+                                init="spectral" if len(x) > n_components + 1 else "random")
+            return reducer.fit_transform(x.numpy()).astype(np.float32)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _tsne(x: Tensor, n_components: int, seed: int, perplexity: float) -> np.ndarray:
