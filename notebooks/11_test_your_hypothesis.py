@@ -30,7 +30,8 @@
 # - check with a positive control that a toy and a metric can show an effect at all;
 # - run a multi-seed grid with `contrastlab.sweep` (a config dict, overrides, workers, resuming) and
 #   read its summary table, its 95% intervals and its figures;
-# - compute a paired confidence interval across seeds, and list what a toy result can and cannot say.
+# - compute a paired confidence interval across seeds (by hand and with `contrastlab.sweep.compare`),
+#   and list what a toy result can and cannot say.
 #
 # **Prerequisites.** `02_temperature` (what τ does) and `04_hard_negatives` (the β reweighting);
 # a mean, a standard deviation and the idea of a confidence interval.
@@ -60,13 +61,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
-import yaml
 from scipy import stats
 
 import contrastlab
-import contrastlab.sweep  # contrastlab.sweep(config) runs a sweep; the module also validates and expands
+import contrastlab.sweep  # contrastlab.sweep(config) runs a sweep; the module also validates, expands, compares
 from contrastlab import data as D, metrics as M
-from contrastlab.sweep_report import figures as sweep_figures
 from contrastlab.widgets import Debouncer
 
 torch.manual_seed(0)
@@ -124,9 +123,10 @@ def verdict_word(low, high, sesoi=SESOI):
 
 
 def decide(d, control):
-    """The rule, fixed before any run: 'untestable' unless the control's interval excludes 0."""
-    _, c_low, c_high = paired_interval(control)
-    return "untestable" if c_low <= 0 <= c_high else verdict_word(*paired_interval(d)[1:])
+    """The rule, fixed before any run, on two intervals (mean, low, high): that of d and that of the
+    positive control. 'untestable' unless the control's interval excludes 0."""
+    _, c_low, c_high = control
+    return "untestable" if c_low <= 0 <= c_high else verdict_word(d[1], d[2])
 
 
 # %% [markdown]
@@ -250,7 +250,8 @@ RUN_DIR = tempfile.TemporaryDirectory(prefix="contrastlab-11-")  # deleted when 
 OUT = Path(RUN_DIR.name)  # or a folder of your own, e.g. Path("../runs/hypothesis"), to keep the report
 WORKERS = 1 if FAST else None
 started = time.perf_counter()
-frame = contrastlab.sweep(CONFIG, out=OUT, overrides=OVERRIDES, workers=WORKERS, progress=False)
+frame = contrastlab.sweep(CONFIG, out=OUT, overrides=OVERRIDES, workers=WORKERS,
+                          progress=not FAST)  # full mode: a bar with the time left; fast mode is over in seconds
 sweep_seconds = time.perf_counter() - started
 run_seconds = frame.groupby("run_id")["seconds"].max()  # each run's length
 print(f"{len(run_seconds)} runs in {sweep_seconds:.1f} s (one run: {run_seconds.mean():.2f} s on average); "
@@ -267,16 +268,19 @@ print(f"workers {environment['workers']}, device {environment['device']}, cores 
 
 # %% [markdown]
 # `sweep` returns a tidy frame (one row per run and evaluation step) and writes the same table,
-# a summary, the resolved config, the environment and an HTML report into the folder. The resolved
-# config in `config.yaml` is what the report's figure builder needs; its first figure of each metric
-# is the metric against the first swept option. Below: the training curves, mean over seeds.
+# a summary, the resolved config, the environment and an HTML report into the folder. The frame
+# carries what the report's functions need in `frame.attrs`: the swept options (`params`), the
+# resolved config with every default filled in (`config`) and the run folder (`folder`). So
+# `contrastlab.sweep.figures(frame)` draws the report's figures, in a dict keyed by what each shows:
+# `(metric, option)` for a metric against a swept option, `"curves"` for the training curves.
+# Below: the training curves, mean over seeds.
 
 # %%
-RESOLVED = yaml.safe_load((OUT / "config.yaml").read_text())  # every option, defaults filled in
-PARAMS = list(RESOLVED["grid"])  # the swept options: ['loss.temperature', 'loss.beta']
+PARAMS = frame.attrs["params"]  # the swept options: ['loss.temperature', 'loss.beta']
 TAU, BETA = PARAMS
-report_figures = sweep_figures(frame, RESOLVED, PARAMS)
-report_figures[-1]  # the training curves come last
+report_figures = contrastlab.sweep.figures(frame)
+print(list(report_figures))
+report_figures["curves"]
 
 # %% [markdown]
 # **Question.** The curves are short in fast mode. Do they look finished (flat) at the last step?
@@ -297,8 +301,7 @@ print(f"kNN accuracy at step {int(summary.step.max())}, mean ± 95% half-width o
 table
 
 # %%
-knn_figure = next(f for f in report_figures if f.layout.title.text.startswith("knn at step")
-                  and f.layout.title.text.endswith(f"vs {TAU}"))
+knn_figure = report_figures["knn", TAU]  # kNN accuracy at the last step against τ
 knn_figure
 
 # %% [markdown]
@@ -331,9 +334,8 @@ def seed_interval(metric="knn", n_seeds=len(SEEDS)):
 
 def seed_figure(metric="knn", n_seeds=len(SEEDS)):
     """The sweep's own figure of `metric` against τ, drawn from the first n_seeds seeds only."""
-    keep = frame[frame.seed.isin(SEEDS[:n_seeds])]
-    return next(f for f in sweep_figures(keep, {**RESOLVED, "metrics": [metric]}, PARAMS)
-                if f.layout.title.text.startswith(f"{metric} at step") and f.layout.title.text.endswith(f"vs {TAU}"))
+    keep = frame[frame.seed.isin(SEEDS[:n_seeds])]  # a selection keeps the frame's attrs
+    return contrastlab.sweep.figures(keep, metrics=[metric])[metric, TAU]
 
 
 # %%
@@ -381,27 +383,43 @@ W.VBox([W.HBox([metric_box, seed_slider]), note, live])
 # sampling as a way to balance the uniformity–tolerance trade-off that τ alone has to strike.
 #
 # The rule of section 1, unchanged: first the positive control, then the interval of $d$.
+#
+# The control is a difference between two grid points, paired by seed, and that is what
+# `contrastlab.sweep.compare(frame, baseline, metric)` computes for every grid point at once: the
+# point minus its baseline (the same point with the options in `baseline` changed), seed by seed,
+# with the Student-t interval of the mean. The spread is a statistic of its own, so $d$ stays ours.
 
 # %%
+def tau_control(frame):
+    """(mean, low, high): kNN at the largest τ minus at the smallest, at β = 0, paired by seed."""
+    taus = sorted(frame[TAU].unique())
+    table = contrastlab.sweep.compare(frame, baseline={TAU: taus[0]}, metric="knn")  # each τ vs the smallest
+    row = table[(table[TAU] == taus[-1]) & (table[BETA] == 0.0)].iloc[0]
+    return row["diff"], row["low"], row["high"]
+
+
 S = spreads(finals)  # (seeds, betas) spread of kNN accuracy across τ
 d = S[0.0] - S[1.0]  # (seeds,) > 0 if reweighting makes kNN less sensitive to τ
 taus = sorted(finals[TAU].unique())
-plain = finals[finals[BETA] == 0.0].pivot(index="seed", columns=TAU, values="knn")  # (seeds, taus)
-control = plain[taus[-1]] - plain[taus[0]]  # (seeds,) what τ does at β = 0
-c_mean, c_low, c_high = paired_interval(control)
+c_mean, c_low, c_high = control = tau_control(frame)  # what τ does at β = 0
 d_mean, d_low, d_high = paired_interval(d)
-word = decide(d, control)
+word = decide((d_mean, d_low, d_high), control)
+alone = summary.set_index([TAU, BETA]).knn_ci95  # each grid point's own 95% half-width
 print(f"positive control: kNN(τ = {taus[-1]:g}) − kNN(τ = {taus[0]:g}) at β = 0: "
-      f"{c_mean:+.4f} [{c_low:+.4f}, {c_high:+.4f}]")
+      f"{c_mean:+.4f} [{c_low:+.4f}, {c_high:+.4f}] (paired: ±{(c_high - c_low) / 2:.4f}; the two points "
+      f"alone: ±{alone[taus[-1], 0.0]:.4f} and ±{alone[taus[0], 0.0]:.4f})")
 print(f"spread of kNN across τ: {S[0.0].mean():.4f} at β = 0, {S[1.0].mean():.4f} at β = 1; "
       f"d = {d_mean:+.4f} [{d_low:+.4f}, {d_high:+.4f}] over {len(d)} seeds -> {word}")
 
 # %%
+beta_effect = contrastlab.sweep.compare(frame, baseline={BETA: 0.0}, metric="knn")  # β = 1 minus β = 0, per τ
 by_tau = finals.pivot_table(index="seed", columns=[BETA, TAU], values="knn")  # (seeds, betas x taus)
-level = {tau: paired_interval(by_tau[1.0][tau] - by_tau[0.0][tau]) for tau in taus}
-print("kNN at β = 1 minus β = 0, per τ: " + "; ".join(f"τ = {t:g}: {m:+.4f} [{lo:+.4f}, {hi:+.4f}]"
-                                                     for t, (m, lo, hi) in level.items()))
-print(f"β = 1 has the lower mean kNN accuracy at {sum(m < 0 for m, _, _ in level.values())} of {len(taus)} temperatures")
+by_hand = paired_interval(by_tau[1.0][taus[0]] - by_tau[0.0][taus[0]])  # section 1's formula, at the smallest τ
+first = beta_effect[beta_effect[TAU] == taus[0]].iloc[0]
+assert np.allclose(by_hand, [first["diff"], first["low"], first["high"]]), "paired_interval disagrees with compare"
+print("kNN at β = 1 minus β = 0, per τ: " + "; ".join(f"τ = {r[TAU]:g}: {r['diff']:+.4f} [{r['low']:+.4f}, "
+                                                     f"{r['high']:+.4f}]" for _, r in beta_effect.iterrows()))
+print(f"β = 1 has the lower mean kNN accuracy at {(beta_effect['diff'] < 0).sum()} of {len(taus)} temperatures")
 fig = go.Figure()
 for seed in S.index:
     fig.add_scatter(x=["β = 0", "β = 1"], y=[S.loc[seed, 0.0], S.loc[seed, 1.0]], mode="lines+markers",
@@ -697,9 +715,8 @@ def check_variant(fn) -> bool:
     variant = contrastlab.sweep(CONFIG, out=OUT, overrides=list(overrides), workers=WORKERS, progress=False)
     last = variant.loc[variant.groupby("run_id")["step"].idxmax()]
     s = spreads(last)
-    plain = last[last[BETA] == 0.0].pivot(index="seed", columns=TAU, values="knn")
-    word = decide(s[0.0] - s[2.0], plain[1.0] - plain[0.1])
-    mean, low, high = paired_interval(s[0.0] - s[2.0])
+    mean, low, high = interval = paired_interval(s[0.0] - s[2.0])
+    word = decide(interval, tau_control(variant))
     print(f"Check passed: {reused} β = 0 runs reused, {len(planned) - reused} new. Variant (β = 2): spread "
           f"{s[0.0].mean():.3f} -> {s[2.0].mean():.3f}, d = {mean:+.4f} [{low:+.4f}, {high:+.4f}] -> {word}.")
     return True

@@ -4,13 +4,16 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import tomllib
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -85,6 +88,7 @@ def test_run_folder_holds_every_output_and_the_csv_is_the_frame(done):
     assert [p.stem for p in runs] == sorted(frame["run_id"].unique())
     record = json.loads((out / "runs" / f"{runs[0].stem}.json").read_text())
     assert record["status"] == "finished" and record["seconds"] > 0 and record["config"]["loss"]["name"] == "simclr"
+    assert record["code"] == S._code_fingerprint()
     assert not list(out.rglob("*.tmp"))
 
     config = yaml.safe_load((out / "config.yaml").read_text())
@@ -93,8 +97,8 @@ def test_run_folder_holds_every_output_and_the_csv_is_the_frame(done):
     assert [r["run_id"] for r in config["runs"]] == list(frame["run_id"].unique())
     env = json.loads((out / "environment.json").read_text())
     assert env["torch"] == torch.__version__ and env["contrastlab"] == contrastlab.__version__
-    assert env["device"] == "cpu" and env["cpu_count"] >= 1 and env["runs"] == {"total": 4, "already_finished": 0,
-                                                                                 "failed": 0}
+    assert env["device"] == "cpu" and env["cpu_count"] >= 1 and env["code"] == S._code_fingerprint()
+    assert env["runs"] == {"total": 4, "already_finished": 0, "other_code": 0, "failed": 0}
 
 
 def test_summary_is_mean_and_t_interval_over_seeds(done):
@@ -137,6 +141,251 @@ def test_rerunning_a_finished_sweep_runs_nothing_and_returns_the_same_frame(done
 def test_contrastlab_sweep_is_callable_and_a_module():
     assert callable(contrastlab.sweep) and contrastlab.sweep.sweep is S.sweep
     assert contrastlab.sweep.expand is S.expand
+
+
+def copy_runs(out: Path, dest: Path) -> Path:
+    """A new run folder holding the finished runs of ``out`` (a sweep over it trains nothing)."""
+    shutil.copytree(out / "runs", dest / "runs")
+    return dest
+
+
+# ----------------------------------------------------------------------------- attrs, figures, compare
+
+def test_the_frame_carries_what_the_report_functions_need(done):
+    out, frame = done
+    assert frame.attrs["params"] == ["loss.temperature"] and frame.attrs["folder"] == str(out)
+    written = yaml.safe_load((out / "config.yaml").read_text())
+    assert frame.attrs["config"] == {k: v for k, v in written.items() if k != "runs"}
+    metrics = ["loss", "alignment", "uniformity", "knn"]
+    pd.testing.assert_frame_equal(S.summarize(frame), S.summarize(frame, ["loss.temperature"], metrics))
+    pd.testing.assert_frame_equal(S.summarize(frame), pd.read_csv(out / "summary.csv"), check_dtype=False)
+    assert S.report_html(frame) == (out / "report.html").read_text()  # the page the sweep wrote
+    assert list(S.figures(frame)) == list(S.figures(frame, frame.attrs["config"], ["loss.temperature"]))
+
+    one_seed = frame[frame["seed"] == 0]  # a selection keeps the attrs
+    assert S.summarize(one_seed)["n"].tolist() == [1, 1]
+    read_back = pd.read_csv(out / "results.csv")  # has no attrs: the functions say what to pass
+    with pytest.raises(ValueError, match=r"params: the frame has no attrs\['params'\].*pass params="):
+        S.summarize(read_back)
+    with pytest.raises(ValueError, match=r"config: the frame has no attrs\['config'\].*config\.yaml"):
+        S.figures(read_back, params=["loss.temperature"])
+    pd.testing.assert_frame_equal(S.summarize(read_back, ["loss.temperature"], metrics), S.summarize(frame))
+
+
+def test_figures_are_keyed_by_what_they_show(done):
+    out, frame = done
+    figs = S.figures(frame)
+    metrics = ["loss", "alignment", "uniformity", "knn"]
+    assert list(figs) == [*((m, "loss.temperature") for m in metrics), "alignment_uniformity", "curves"]
+    for m in metrics:
+        assert figs[m, "loss.temperature"].layout.title.text == f"{m} at step 20 vs loss.temperature"
+    assert figs["alignment_uniformity"].layout.title.text.startswith("Alignment and uniformity at step 20")
+    assert figs["curves"].layout.title.text == "Training curves (mean over seeds)"
+    assert {a.text for a in figs["curves"].layout.annotations} == set(metrics)  # one panel per metric
+
+    only = S.figures(frame, metrics=["knn"])
+    assert list(only) == [("knn", "loss.temperature"), "curves"]
+    assert [a.text for a in only["curves"].layout.annotations] == ["knn"]
+    assert only["knn", "loss.temperature"].to_plotly_json() == figs["knn", "loss.temperature"].to_plotly_json()
+    with pytest.raises(ValueError, match=r"metrics: \['knnn'\] are not columns"):
+        S.figures(frame, metrics=["knnn"])
+
+
+def synthetic_sweep(seed_offsets=(0.0, 0.3, -0.2, 0.1), noise=0.0):
+    """A frame shaped like a sweep's: options a in {0, 1} and b in {x, y}, 4 seeds, two steps. Each
+    seed shifts all of its runs by one offset; a adds 0.1 and b = y adds 0.05 to knn."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for a in (0, 1):
+        for b in ("x", "y"):
+            for seed, offset in enumerate(seed_offsets):
+                value = 0.5 + offset + 0.1 * a + 0.05 * (b == "y") + noise * rng.normal()
+                for step in (0, 10):
+                    rows.append({"run_id": f"{a}{b}{seed}", "seed": seed, "a": a, "b": b, "step": step,
+                                 "loss": 1.0, "knn": value if step == 10 else 0.1})
+    frame = pd.DataFrame(rows)
+    frame.attrs.update(params=["a", "b"], config={"metrics": ["knn"]})
+    return frame
+
+
+def test_compare_pairs_each_point_with_its_baseline_seed_by_seed():
+    frame = synthetic_sweep()
+    table = S.compare(frame, {"a": 0}, "knn")
+    assert list(table.columns) == ["a", "b", "n", "diff", "ci95", "low", "high"]
+    assert table[["a", "b"]].values.tolist() == [[1, "x"], [1, "y"]]  # (1, x) - (0, x) and (1, y) - (0, y)
+    assert table["n"].tolist() == [4, 4] and table["diff"].tolist() == pytest.approx([0.1, 0.1])
+    assert table["ci95"].tolist() == pytest.approx([0, 0], abs=1e-12)  # the seeds' offsets cancel in the pairs
+    per_point = S.summarize(frame)["knn_ci95"]
+    assert (per_point > 0.3).all()  # while they dominate every point's own interval
+
+    one_point = S.compare(frame, {"a": 0.0, "b": "x"}, "knn")  # 0.0 finds the grid's 0; every point vs one
+    assert one_point[["a", "b"]].values.tolist() == [[0, "y"], [1, "x"], [1, "y"]]
+    assert one_point["diff"].tolist() == pytest.approx([0.05, 0.1, 0.15])
+
+
+def test_compare_gives_the_paired_t_interval_over_the_seeds_both_points_ran():
+    frame = synthetic_sweep(noise=0.02)
+    frame = frame[frame["run_id"] != "1y3"]  # (1, y) lost seed 3: its pairs are seeds 0-2
+    table = S.compare(frame, {"a": 0}, "knn").set_index("b")
+    finals = frame[frame["step"] == 10]
+    for b, n in (("x", 4), ("y", 3)):
+        point = finals[(finals["a"] == 1) & (finals["b"] == b)].set_index("seed")["knn"]
+        base = finals[(finals["a"] == 0) & (finals["b"] == b)].set_index("seed")["knn"].loc[point.index]
+        reference = stats.ttest_rel(point, base).confidence_interval(0.95)  # scipy's paired t-test
+        row = table.loc[b]
+        assert row["n"] == n and row["diff"] == pytest.approx((point - base).mean())
+        assert (row["low"], row["high"]) == pytest.approx((reference.low, reference.high))
+        assert row["ci95"] == pytest.approx((row["high"] - row["low"]) / 2)
+
+
+def test_compare_on_a_sweep_and_its_errors(done):
+    out, frame = done
+    (row,) = S.compare(frame, {"loss.temperature": 0.1}, "uniformity").to_dict("records")
+    finals = frame[frame["step"] == 20].set_index("seed")
+    d = finals.loc[finals["loss.temperature"] == 0.5, "uniformity"] - \
+        finals.loc[finals["loss.temperature"] == 0.1, "uniformity"]
+    assert row["loss.temperature"] == 0.5 and row["n"] == 2 and row["diff"] == pytest.approx(d.mean())
+    assert row["ci95"] == pytest.approx(stats.t.ppf(0.975, 1) * d.std(ddof=1) / math.sqrt(2))
+    assert contrastlab.sweep.compare is contrastlab.sweep_report.compare
+    with pytest.raises(ValueError, match=r"baseline: 'loss.beta' is not a swept option; the swept options are "
+                                         r"\['loss.temperature'\]"):
+        S.compare(frame, {"loss.beta": 0.0}, "knn")
+    with pytest.raises(ValueError, match=r"baseline: loss.temperature=0.2 is not in the grid; its values are "
+                                         r"\[0.1, 0.5\]"):
+        S.compare(frame, {"loss.temperature": 0.2}, "knn")
+    with pytest.raises(ValueError, match=r"metric: got 'knnn', not a column"):
+        S.compare(frame, {"loss.temperature": 0.1}, "knnn")
+
+
+# ----------------------------------------------------------------------------- the report and the progress line
+
+def test_report_false_writes_no_report_and_removes_an_old_one(done, tmp_path, monkeypatch, capsys):
+    out, frame = done
+    folder = copy_runs(out, tmp_path)
+    (folder / "report.html").write_text("an earlier sweep's report")
+    monkeypatch.setattr(S, "report_html", lambda *a, **k: pytest.fail("report_html was called"))
+    again = S.sweep(tiny(), out=folder, progress=True, report=False)
+    assert not (folder / "report.html").exists() and (folder / "summary.csv").is_file()
+    pd.testing.assert_frame_equal(again, frame)
+    captured = capsys.readouterr()
+    assert captured.out == (f"sweep 'tiny': 4 runs, 4 already finished, 0 to run with 1 worker -> {folder}\n"
+                            f"results: {folder / 'results.csv'}\n")  # the plan on stdout, no report line
+    assert "already finished" not in captured.err  # stderr: only the progress bar
+
+
+@pytest.mark.notebook
+def test_progress_in_a_jupyter_kernel_writes_nothing_to_stderr(tmp_path):
+    import importlib.util
+
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("contrastlab_tools_notebooks", ROOT / "tools" / "notebooks.py")
+    tools = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, tools)  # dataclasses look their module up by name
+    spec.loader.exec_module(tools)
+    config = tiny(seeds=1, loss__temperature=0.5)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"import contrastlab.sweep as S\nframe = S.sweep({config!r}, out='out', workers=1, progress=True)")])
+    run = tools.execute(nb, cwd=tmp_path, timeout=120)
+    assert run.error is None, run.error
+    outputs = run.notebook.cells[0].outputs
+    assert [o for o in outputs if o.get("name") == "stderr"] == []  # a notebook shows stderr as an error box
+    printed = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
+    assert "sweep 'tiny': 1 runs, 0 already finished, 1 to run with 1 worker -> out" in printed
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)  # tqdm's widget
+    assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_cli_progress_no_report_rerun_and_other_code(done, tmp_path, monkeypatch, capsys):
+    from contrastlab.cli import main
+
+    out, _ = done
+    folder = copy_runs(out, tmp_path / "out")
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny()))
+    calls = []
+    monkeypatch.setattr(S, "_run_one", lambda run, runs_dir: calls.append(run["run_id"]))
+    args = ["sweep", str(path), "--out", str(folder), "--workers", "1", "--set", "loss.temperature=0.5"]
+
+    assert main([*args, "--no-report"]) == 0 and calls == []
+    captured = capsys.readouterr()
+    assert "sweep 'tiny': 2 runs, 2 already finished, 0 to run" in captured.out and "warning" not in captured.err
+    assert not (folder / "report.html").exists()
+
+    run_id = S.expand(S.apply_overrides(tiny(), ["loss.temperature=0.5"]))[0]["run_id"]
+    record = json.loads((folder / "runs" / f"{run_id}.json").read_text())
+    (folder / "runs" / f"{run_id}.json").write_text(json.dumps({**record, "code": "0123456789"}))
+    assert main([*args, "--dry-run"]) == 0
+    assert re.search(rf"{run_id} +0 +finished, other code", capsys.readouterr().out)
+    assert main([*args, "--dry-run", "--rerun"]) == 0
+    assert "2 runs (0 finished, 2 to run)" in capsys.readouterr().out
+    assert main([*args, "--no-progress"]) == 0 and calls == []
+    captured = capsys.readouterr()
+    assert captured.out == "" and (folder / "report.html").is_file()
+    assert captured.err.startswith("contrastlab sweep: warning: 1 of the 2 finished runs reused from")
+    assert "contrastlab sweep --rerun" in captured.err
+
+    assert main([*args, "--rerun", "--no-progress", "--no-report"]) == 0
+    assert len(calls) == 2 and capsys.readouterr().err == ""  # every run again, and no warning about them
+
+
+# ----------------------------------------------------------------------------- the source fingerprint
+
+def test_the_fingerprint_hashes_the_package_sources_once_per_process(tmp_path, monkeypatch):
+    package = Path(contrastlab.__file__).parent
+    copy = tmp_path / "contrastlab"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = S._source_fingerprint(copy)
+    assert before == S._source_fingerprint(package) == S._code_fingerprint.__wrapped__()  # the package's own
+    assert re.fullmatch(r"[0-9a-f]{10}", S._code_fingerprint())
+    hits = S._code_fingerprint.cache_info().hits
+    S._code_fingerprint()
+    assert S._code_fingerprint.cache_info().hits == hits + 1  # computed once per process, then remembered
+
+    (copy / "notes.txt").write_text("not source")  # only .py files count
+    assert S._source_fingerprint(copy) == before
+    losses = next(copy.joinpath("losses").glob("*.py"))
+    losses.write_text(losses.read_text() + "\n# an edit\n")  # a file in a subpackage
+    assert S._source_fingerprint(copy) != before
+    losses.write_text(losses.read_text().removesuffix("\n# an edit\n"))
+    assert S._source_fingerprint(copy) == before
+
+    ids = [r["run_id"] for r in S.expand(tiny())]
+    monkeypatch.setattr(S, "_code_fingerprint", lambda: "0123456789")
+    assert [r["run_id"] for r in S.expand(tiny())] == ids  # an edit to the package keeps every run
+
+
+def test_reusing_runs_of_another_source_warns_once_and_rerun_redoes_them(done, tmp_path, monkeypatch):
+    out, frame = done
+    folder = copy_runs(out, tmp_path)
+    stale = frame.loc[frame["loss.temperature"] == 0.5, "run_id"].unique()  # both seeds at τ = 0.5
+    for run_id, code in zip(stale, ("0123456789", None)):  # another source; a run from before fingerprints
+        path = folder / "runs" / f"{run_id}.json"
+        record = json.loads(path.read_text())
+        record["code"] = code
+        if code is None:
+            del record["code"]
+        path.write_text(json.dumps(record))
+    real, calls = S._run_one, []
+    monkeypatch.setattr(S, "_run_one", lambda run, runs_dir: (calls.append(run["run_id"]), real(run, runs_dir))[1])
+
+    with pytest.warns(S.OtherCodeWarning) as caught:
+        again = S.sweep(tiny(), out=folder, workers=1, progress=False)
+    assert len(caught) == 1 and calls == []  # one warning for the sweep; the runs are still reused
+    message = str(caught[0].message)
+    assert message.startswith(f"2 of the 4 finished runs reused from {folder / 'runs'} were recorded with a "
+                              "different (or unrecorded) contrastlab source") and "rerun=True" in message
+    pd.testing.assert_frame_equal(again, frame)
+    assert json.loads((folder / "environment.json").read_text())["runs"]["other_code"] == 2
+
+    redone = S.sweep(tiny(loss__temperature=0.5), out=folder, workers=1, progress=False, rerun=True)
+    assert sorted(calls) == sorted(stale)
+    assert all(json.loads((folder / "runs" / f"{r}.json").read_text())["code"] == S._code_fingerprint() for r in stale)
+    same = frame[frame["loss.temperature"] == 0.5].drop(columns=["loss.temperature", "seconds"])
+    pd.testing.assert_frame_equal(redone.drop(columns="seconds"), same.reset_index(drop=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", S.OtherCodeWarning)
+        S.sweep(tiny(), out=folder, workers=1, progress=False, report=False)  # all from this source now
 
 
 # ----------------------------------------------------------------------------- resume

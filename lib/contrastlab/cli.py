@@ -1,7 +1,11 @@
 """The ``contrastlab`` command: one subcommand per task (``sweep`` for now).
 
-    contrastlab sweep CONFIG.yaml [--out DIR] [--set key=value ...] [--workers N] [--no-progress] [--dry-run]
+    contrastlab sweep CONFIG.yaml [--out DIR] [--set key=value ...] [--workers N] [--rerun] [--no-report]
+                                  [--no-progress] [--dry-run]
     contrastlab --version
+
+What will run and where the results are goes to stdout; the progress bar, warnings (finished runs
+reused from another contrastlab source) and errors go to stderr.
 
 Exit status: 0 on success, 2 for an invalid config or command line (every problem is printed),
 1 when some runs failed (the others' results are written), 130 on Ctrl-C (rerun the same command to resume).
@@ -34,13 +38,18 @@ def _parser() -> argparse.ArgumentParser:
                         "'loss.temperature=[0.1,0.2]' (sweeps it), seeds=5; repeatable")
     p.add_argument("--workers", type=int,
                    help="processes, each run on one torch thread (default: one per core, 1 on a GPU)")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("--rerun", action="store_true",
+                   help="run every run again, also those already finished (e.g. after changing contrastlab)")
+    p.add_argument("--no-report", dest="report", action="store_false",
+                   help="do not write report.html (it embeds plotly.js, about 5 MB; an older one is removed)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no plan line, no progress bar")
     p.add_argument("--dry-run", action="store_true", help="validate, print the runs and exit without running")
     p.set_defaults(handler=_sweep)
     return parser
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    import warnings
     from pathlib import Path
 
     from . import sweep as S
@@ -48,8 +57,12 @@ def _sweep(args: argparse.Namespace) -> int:
     try:
         config = S.apply_overrides(S.load_config(args.config), args.overrides)
         if args.dry_run:
-            return _dry_run(S, config, args.out)
-        S.sweep(config, out=args.out, workers=args.workers, progress=args.progress)
+            return _dry_run(S, config, args.out, rerun=args.rerun)
+        with warnings.catch_warnings():  # one plain line, without the source location
+            warnings.showwarning = lambda message, *_, **__: print(f"contrastlab sweep: warning: {message}",
+                                                                    file=sys.stderr)
+            S.sweep(config, out=args.out, workers=args.workers, progress=args.progress, report=args.report,
+                    rerun=args.rerun)
     except FileNotFoundError as error:
         print(f"contrastlab sweep: {error}", file=sys.stderr)
         return 2
@@ -69,22 +82,32 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dry_run(S, config: dict, out: str | None) -> int:
+def _dry_run(S, config: dict, out: str | None, *, rerun: bool = False) -> int:
     from pathlib import Path
 
     runs = S.expand(config)
     folder = Path(out or config.get("out") or Path("runs") / config.get("name", "sweep"))
-    done = {p.stem for p in (folder / "runs").glob("*.csv")} if (folder / "runs").is_dir() else set()
+    runs_dir = folder / "runs"
+    done = {p.stem for p in runs_dir.glob("*.csv")} if runs_dir.is_dir() and not rerun else set()
+    code = S._code_fingerprint()
+
+    def status(run_id: str) -> str:
+        if run_id not in done:
+            return "to run"
+        return "finished" if S._recorded_code(runs_dir, run_id) == code else "finished, other code"
+
     params = list(runs[0]["params"])
-    rows = [[r["run_id"], str(r["seed"]), *(str(r["params"][p]) for p in params),
-             "finished" if r["run_id"] in done else "to run"] for r in runs]
+    rows = [[r["run_id"], str(r["seed"]), *(str(r["params"][p]) for p in params), status(r["run_id"])]
+            for r in runs]
     header = ["run_id", "seed", *params, "status"]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
-    n_done = sum(r[-1] == "finished" for r in rows)
-    print(f"{len(rows)} runs ({n_done} finished, {len(rows) - n_done} to run) -> {folder}")
+    n_done = sum(r[-1].startswith("finished") for r in rows)
+    n_other = sum(r[-1] == "finished, other code" for r in rows)
+    other = f", {n_other} of them by another contrastlab source: --rerun runs them again" if n_other else ""
+    print(f"{len(rows)} runs ({n_done} finished{other}, {len(rows) - n_done} to run) -> {folder}")
     return 0
 
 

@@ -37,16 +37,25 @@ is planned, and the run ids include the device chosen.
 **The run folder.** Each run is one grid point and one seed; its id is a hash of its resolved
 config (so extending a grid reuses the runs already done). ``runs/<run_id>.csv`` holds its
 evaluations and is the only proof that it finished: a restarted sweep skips the runs that have
-one. ``runs/<run_id>.json`` holds its config, status (running, finished, failed with the
-traceback) and wall time. At the end come ``results.csv`` (``results.parquet`` when pyarrow is
-installed; one row per run and evaluation step), ``summary.csv`` (the last step, mean and 95%
-interval over seeds per grid point), ``config.yaml`` (the resolved config and the list of runs),
-``environment.json`` (versions, device, cores, dates) and ``report.html`` (self-contained, opens
-offline). Every file is written to a temporary name and renamed, so a killed sweep never leaves
-a half-written file under a real name. One sweep at a time per folder.
+one (``rerun=True``, ``--rerun``, runs them all again). ``runs/<run_id>.json`` holds its config,
+status (running, finished, failed with the traceback), wall time and ``code``, a short hash of the
+contrastlab source that trained it: a sweep that reuses runs trained by another source warns
+(``OtherCodeWarning``); the hash is not part of the run id, so editing the package keeps the runs.
+At the end come ``results.csv`` (``results.parquet`` when pyarrow is installed; one row per run and
+evaluation step), ``summary.csv`` (the last step, mean and 95% interval over seeds per grid point),
+``config.yaml`` (the resolved config and the list of runs), ``environment.json`` (versions, the
+source's hash, device, cores, dates) and ``report.html`` (self-contained, opens offline; skip it
+with ``report=False``, ``--no-report``). Every file is written to a temporary name and renamed, so
+a killed sweep never leaves a half-written file under a real name. One sweep at a time per folder.
 
 **Intervals.** Over the n seeds of a grid point: mean ± t_{0.975, n-1} · s / √n (Student's t,
 s the sample standard deviation). With one seed there is no interval, and the report says so.
+``compare(frame, {"loss.beta": 0.0}, "knn")`` gives the same interval for the difference to a
+baseline seed by seed, which is much narrower when the seeds' runs vary together.
+
+**The returned frame** carries ``attrs``: ``params`` (the swept options), ``config`` (resolved) and
+``folder``, so ``summarize(frame)``, ``compare(frame, ...)`` and ``figures(frame)`` need nothing
+else; ``figures`` returns a dict: ``figs["knn", "loss.temperature"]``, ``figs["curves"]``.
 
 **Processes.** Every run uses one torch thread, and the sweep's parallelism is ``workers``
 processes (default: one per core on CPU, 1 on a GPU). The models are tiny: on an idle 2-core
@@ -63,6 +72,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import difflib
+import functools
 import hashlib
 import inspect
 import itertools
@@ -74,16 +84,17 @@ import sys
 import time
 import traceback
 import types
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from . import data as D
 from .methods import METHODS, Method, build_method
-from .sweep_report import _is_number, _metric_columns, _yaml, figures, report_html, summarize  # noqa: F401
+from .sweep_report import _is_number, _metric_columns, _yaml, compare, figures, report_html, summarize  # noqa: F401
 from .train import DEFAULT_METRICS, fit
 
-__all__ = ["sweep", "load_config", "apply_overrides", "validate", "expand", "SweepConfigError", "SweepRunError",
-           "DATASETS", "METRICS"]
+__all__ = ["sweep", "load_config", "apply_overrides", "validate", "expand", "summarize", "compare", "figures",
+           "report_html", "SweepConfigError", "SweepRunError", "OtherCodeWarning", "DATASETS", "METRICS"]
 
 DATASETS: dict[str, Callable] = {
     "vmf_mixture": D.vmf_mixture, "latent_mlp": D.latent_mlp, "feature_mix": D.feature_mix,
@@ -106,6 +117,10 @@ class SweepConfigError(ValueError):
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"invalid sweep config ({len(self.problems)} problem"
                          f"{'s' if len(self.problems) != 1 else ''}):\n{lines}")
+
+
+class OtherCodeWarning(UserWarning):
+    """A sweep reused finished runs that a different contrastlab source recorded (``rerun=True`` redoes them)."""
 
 
 class SweepRunError(RuntimeError):
@@ -654,6 +669,32 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def _source_fingerprint(package: Path) -> str:
+    """A short hash of every ``*.py`` under ``package``: their paths and contents, in path order."""
+    digest = hashlib.sha1()
+    for path in sorted(package.rglob("*.py"), key=lambda p: p.relative_to(package).as_posix()):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:10]
+
+
+@functools.cache
+def _code_fingerprint() -> str:
+    """The fingerprint of this contrastlab's source (``lib/contrastlab/**/*.py``), computed once per process.
+
+    Each run's ``.json`` records it as ``code``; it is not part of the run ids, so an edit to the
+    package keeps the finished runs, and a sweep that reuses runs recorded with another fingerprint
+    says so (``OtherCodeWarning``)."""
+    return _source_fingerprint(Path(__file__).resolve().parent)
+
+
+def _recorded_code(runs_dir: Path, run_id: str) -> str | None:
+    """The ``code`` a run's .json recorded; None if it has none (older runs) or cannot be read."""
+    try:
+        return json.loads((runs_dir / f"{run_id}.json").read_text()).get("code")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 # ----------------------------------------------------------------------------- one run
 
 class _Interrupted(Exception):
@@ -679,7 +720,8 @@ def _train_and_write(run: dict, runs_dir: Path) -> dict:
 
     config, run_id = run["config"], run["run_id"]
     record = {"run_id": run_id, "seed": run["seed"], "params": run["params"], "config": config,
-              "status": "running", "pid": os.getpid(), "contrastlab": __version__, "torch": torch.__version__,
+              "status": "running", "pid": os.getpid(), "contrastlab": __version__, "code": _code_fingerprint(),
+              "torch": torch.__version__,
               "torch_threads": torch.get_num_threads(),
               "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     _write_json(runs_dir / f"{run_id}.json", record)
@@ -720,7 +762,7 @@ def _default_workers(n_todo: int, device: str) -> int:
 
 
 def sweep(config: Mapping | str | Path, *, out: str | Path | None = None, overrides: Iterable[str] = (),
-          workers: int | None = None, progress: bool = True):
+          workers: int | None = None, progress: bool = True, report: bool = True, rerun: bool = False):
     """Run every grid point x seed of ``config`` (a dict or a YAML path) and return the tidy results.
 
     Args:
@@ -730,10 +772,20 @@ def sweep(config: Mapping | str | Path, *, out: str | Path | None = None, overri
         overrides: ``"section.option=value"`` strings applied first (``apply_overrides``).
         workers: processes to use (default: one per core, at most the number of runs to do; 1 on
             CUDA/MPS); 1 runs in this process. Each run uses one torch thread.
-        progress: a progress bar over runs with the time left, and a line saying what will run.
+        progress: a line saying what will run (on stdout) and a progress bar over runs with the time
+            left (tqdm's widget inside a Jupyter kernel, a text bar on stderr elsewhere).
+        report: write ``report.html`` (it embeds plotly.js, about 5 MB, and takes a second or two);
+            with False an older ``report.html`` in the folder is removed, so it never describes
+            other results than ``results.csv``.
+        rerun: run every run again, finished or not. A finished run is reused whatever contrastlab
+            source it was trained with (the run ids leave the source out, so an edit to the package
+            keeps the runs); when some were recorded with another source than this one, the sweep
+            warns once (``OtherCodeWarning``), and ``rerun=True`` redoes them.
     Returns: a pandas DataFrame, one row per run and evaluation step: run_id, seed, one column per
         swept option (named by its dotted key), step, loss, the metrics, then lr, temperature and
         seconds (time since the run's start). The same table is written to ``results.csv``.
+        ``frame.attrs`` holds ``params`` (the swept options), ``config`` (the resolved config) and
+        ``folder`` (the run folder), which ``summarize``, ``compare`` and ``figures`` read.
     Raises: SweepConfigError before any run if the config is invalid; SweepRunError after writing
         the other runs' results if some runs raised; KeyboardInterrupt (nothing half-written) on Ctrl-C.
     """
@@ -748,7 +800,15 @@ def sweep(config: Mapping | str | Path, *, out: str | Path | None = None, overri
     runs_dir.mkdir(parents=True, exist_ok=True)
     for stale in [*folder.glob(".*.tmp"), *runs_dir.glob(".*.tmp")]:  # left by a process killed mid-write
         stale.unlink(missing_ok=True)
-    todo = [r for r in runs if not (runs_dir / f"{r['run_id']}.csv").exists()]
+    finished = [r for r in runs if (runs_dir / f"{r['run_id']}.csv").exists()]
+    todo = list(runs) if rerun else [r for r in runs if not (runs_dir / f"{r['run_id']}.csv").exists()]
+    code = _code_fingerprint()
+    other_code = [] if rerun else [r for r in finished if _recorded_code(runs_dir, r["run_id"]) != code]
+    if other_code:
+        warnings.warn(f"{len(other_code)} of the {len(finished)} finished runs reused from {runs_dir} were recorded "
+                      f"with a different (or unrecorded) contrastlab source than this one (code {code}), so their "
+                      "numbers may differ from what it gives; to run them again, pass rerun=True "
+                      "(contrastlab sweep --rerun)", OtherCodeWarning, stacklevel=2)
     device = ", ".join(dict.fromkeys(r["config"]["train"]["device"] for r in runs))
     workers = workers or _default_workers(len(todo), device)
     workers = max(1, min(workers, len(todo))) if todo else 1
@@ -756,11 +816,14 @@ def sweep(config: Mapping | str | Path, *, out: str | Path | None = None, overri
     listing = [{"run_id": r["run_id"], "seed": r["seed"], **r["params"]} for r in runs]
     _write_text(folder / "config.yaml", _yaml({**resolved, "runs": listing}))
     environment = _environment(device, workers)
-    environment["runs"] = {"total": len(runs), "already_finished": len(runs) - len(todo)}
+    environment["code"] = code
+    environment["runs"] = {"total": len(runs), "already_finished": len(runs) - len(todo),
+                           "other_code": len(other_code)}
     _write_json(folder / "environment.json", environment)
     if progress:
-        print(f"sweep {resolved['name']!r}: {len(runs)} runs, {len(runs) - len(todo)} already finished, "
-              f"{len(todo)} to run with {workers} worker{'s' if workers > 1 else ''} -> {folder}", file=sys.stderr)
+        reused = f"rerunning all ({len(finished)} finished)" if rerun else f"{len(finished)} already finished"
+        print(f"sweep {resolved['name']!r}: {len(runs)} runs, {reused}, {len(todo)} to run with {workers} "
+              f"worker{'s' if workers > 1 else ''} -> {folder}", flush=True)
 
     started = time.perf_counter()
     failed = _execute(todo, runs_dir, workers, progress, total=len(runs), name=resolved["name"])
@@ -771,6 +834,7 @@ def sweep(config: Mapping | str | Path, *, out: str | Path | None = None, overri
 
     frame = _collect(runs, params, resolved["metrics"], runs_dir)
     if frame is not None:
+        frame.attrs.update(params=list(params), config=json.loads(json.dumps(resolved)), folder=str(folder))
         results = folder / ("results.parquet" if _have_pyarrow() else "results.csv")
         if results.suffix == ".parquet":
             _atomic_write(results, lambda tmp: frame.to_parquet(tmp, index=False))
@@ -778,21 +842,44 @@ def sweep(config: Mapping | str | Path, *, out: str | Path | None = None, overri
             _atomic_write(results, lambda tmp: frame.to_csv(tmp, index=False))
         summary = summarize(frame, params, _metric_columns(frame, resolved["metrics"]))
         _atomic_write(folder / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
-        _write_text(folder / "report.html", report_html(frame, resolved, environment, params, failed))
+        if report:
+            _write_text(folder / "report.html", report_html(frame, resolved, environment, params, failed))
+        else:
+            (folder / "report.html").unlink(missing_ok=True)  # it would describe an earlier sweep
         if progress:
-            print(f"results: {results}\nreport:  {folder / 'report.html'}", file=sys.stderr)
+            print(f"results: {results}" + (f"\nreport:  {folder / 'report.html'}" if report else ""), flush=True)
     if failed:
         raise SweepRunError(failed, folder)
     return frame
 
 
+def _in_jupyter_kernel() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, Notebook, VS Code), where stderr shows as an error box."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def _progress_bar(*, total: int, initial: int, desc: str, disable: bool):
+    """tqdm's widget inside a Jupyter kernel (a text bar on stdout if ipywidgets is missing), else its
+    text bar on stderr: in a notebook nothing goes to stderr."""
+    from tqdm.std import tqdm as text_bar
+
+    kwargs = dict(total=total, initial=initial, desc=desc, unit="run", disable=disable)
+    if disable or not _in_jupyter_kernel():
+        return text_bar(**kwargs, file=sys.stderr)
+    try:
+        from tqdm.notebook import tqdm as widget_bar
+
+        return widget_bar(**kwargs)  # an ipywidgets bar; raises ImportError without ipywidgets
+    except ImportError:
+        return text_bar(**kwargs, file=sys.stdout)
+
+
 def _execute(todo: list[dict], runs_dir: Path, workers: int, progress: bool, *, total: int, name: str) -> dict:
     """Run ``todo``; returns {run_id: error line} of the runs that raised. Ctrl-C stops everything."""
-    from tqdm.auto import tqdm
-
     failed: dict[str, str] = {}
-    bar = tqdm(total=total, initial=total - len(todo), desc=f"sweep {name}", unit="run", disable=not progress,
-               file=sys.stderr)
+    bar = _progress_bar(total=total, initial=total - len(todo), desc=f"sweep {name}", disable=not progress)
 
     def done(run_id: str, error: BaseException | None) -> None:
         if error is not None:

@@ -1,9 +1,16 @@
 """The tables, figures and HTML report of a sweep: everything ``sweep`` writes after the runs.
 
 ``summarize`` turns the tidy frame of evaluations into one row per grid point (the last step, mean
-and 95% Student-t interval over seeds); ``figures`` draws each metric against each swept option and
-the training curves; ``report_html`` puts the config, the environment, the table and the figures in
-one self-contained page that opens offline.
+and 95% Student-t interval over seeds); ``compare`` pairs each grid point with a baseline seed by
+seed (a much tighter interval for a difference); ``figures`` draws each metric against each swept
+option and the training curves; ``report_html`` puts the config, the environment, the table and the
+figures in one self-contained page that opens offline.
+
+A frame returned by ``sweep`` carries what these functions need in ``frame.attrs``: ``params`` (the
+swept options), ``config`` (the resolved config) and ``folder`` (the run folder), so
+``summarize(frame)``, ``compare(frame, ...)`` and ``figures(frame)`` need no more arguments. A frame
+read back from ``results.csv`` has no attrs: pass ``params`` (the keys of ``grid:`` in the folder's
+``config.yaml``) and ``config`` (that file, read as YAML).
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import json
 import math
 from typing import Mapping
 
-__all__ = ["summarize", "figures", "report_html"]
+__all__ = ["summarize", "compare", "figures", "report_html"]
 
 
 def _is_number(value: object) -> bool:
@@ -33,6 +40,26 @@ def _yaml(obj: object) -> str:
 
 def _metric_columns(frame, metrics: list[str]) -> list[str]:
     return [m for m in ["loss", *metrics] if m in frame.columns]
+
+
+def _params(frame, params) -> list[str]:
+    """``params`` as given, else the swept options a sweep's frame carries."""
+    if params is not None:
+        return [params] if isinstance(params, str) else list(params)
+    if "params" not in frame.attrs:
+        raise ValueError("params: the frame has no attrs['params'] (sweep() sets it; a frame read back from "
+                         "results.csv has none); pass params=[the swept options], the keys of grid: in config.yaml")
+    return list(frame.attrs["params"])
+
+
+def _config(frame, config) -> dict:
+    """``config`` as given, else the resolved config a sweep's frame carries."""
+    if config is not None:
+        return config
+    if "config" not in frame.attrs:
+        raise ValueError("config: the frame has no attrs['config'] (sweep() sets it; a frame read back from "
+                         "results.csv has none); pass config=, the run folder's config.yaml read as YAML")
+    return frame.attrs["config"]
 
 
 def _interval(values) -> tuple[int, float, float]:
@@ -73,11 +100,17 @@ def _plain(value):
     return value
 
 
-def summarize(frame, params: list[str], metrics: list[str]):
+def summarize(frame, params: list[str] | None = None, metrics: list[str] | None = None):
     """Per grid point, at each run's last step: n seeds, and per metric the mean and the half-width
-    of its 95% t-interval over seeds (``<metric>_ci95``; NaN with one seed)."""
+    of its 95% t-interval over seeds (``<metric>_ci95``; NaN with one seed).
+
+    ``params`` (the swept options) and ``metrics`` default to what a sweep's frame carries in its
+    attrs (``loss`` and the config's metrics)."""
     import pandas as pd
 
+    params = _params(frame, params)
+    if metrics is None:
+        metrics = _metric_columns(frame, _config(frame, None)["metrics"])
     finals = _finals(frame)
     rows = []
     for values, run_ids in _points(frame, params):
@@ -87,6 +120,70 @@ def summarize(frame, params: list[str], metrics: list[str]):
             _, row[m], row[f"{m}_ci95"] = _interval(sel[m].tolist())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def compare(frame, baseline: Mapping[str, object], metric: str, *, params: list[str] | None = None):
+    r"""Each grid point against its baseline, seed by seed: the mean paired difference of ``metric``
+    at the last step, with its 95% Student-t interval.
+
+    .. math:: d_s = m_s(\text{point}) - m_s(\text{baseline}),\qquad
+              \bar d \pm t_{0.975,\,n-1}\, s_d/\sqrt{n}\quad\text{over the seeds } s \text{ both ran}
+
+    A point's baseline is the point with the options of ``baseline`` set to the given values:
+    ``{"loss.beta": 0.0}`` pairs (τ, β = 1) with (τ, β = 0) at every τ; a baseline that names every
+    swept option is one point that all others are compared with. A seed fixes the dataset, the
+    initialisation and the batches of every grid point alike, so what makes one seed's runs all
+    better or all worse cancels in d: the interval of a paired difference is usually much narrower
+    than the per-point intervals of ``summarize``.
+
+    Args:
+        frame: a sweep's tidy frame (``sweep`` returns it), one row per run and evaluation.
+        baseline: swept option -> its baseline value, e.g. ``{"loss.beta": 0.0}``; each value must be
+            in the grid.
+        metric: a metric column (``knn``, ``uniformity``, ``loss``, ...).
+        params: the swept options; default: the frame's ``attrs["params"]``.
+    Returns: a pandas DataFrame, one row per grid point that is not a baseline (in run order): the
+        swept options, ``n`` (seeds both points ran, with a finite value), ``diff`` (the mean of d),
+        ``ci95`` (the interval's half-width; NaN for n < 2), ``low`` and ``high`` (its ends).
+    """
+    import pandas as pd
+
+    params = _params(frame, params)
+    if metric not in frame.columns:
+        raise ValueError(f"metric: got {metric!r}, not a column of the frame; expected one of "
+                         f"{[c for c in frame.columns if c not in ('run_id', 'seed', 'step', *params)]}")
+    if not isinstance(baseline, Mapping) or not baseline:
+        raise ValueError(f"baseline: got {baseline!r}, expected a non-empty mapping of swept options to values, "
+                         f"e.g. {{{params[0] if params else 'loss.beta'!r}: 0.0}}")
+    points = _points(frame, params)
+    fixed = {}
+    for key, value in baseline.items():
+        if key not in params:
+            raise ValueError(f"baseline: {key!r} is not a swept option; the swept options are {params}")
+        grid = list(dict.fromkeys(values[key] for values, _ in points))
+        value = json.dumps(value) if isinstance(value, (list, tuple)) else value  # lists are JSON text in the frame
+        match = [g for g in grid if g == value and isinstance(g, bool) == isinstance(value, bool)]
+        if not match:
+            raise ValueError(f"baseline: {key}={value!r} is not in the grid; its values are {grid}")
+        fixed[key] = match[0]  # the grid's own value: 0 finds 0.0
+    finals = _finals(frame)
+    by_point = {json.dumps(values, sort_keys=True): run_ids for values, run_ids in points}
+
+    def by_seed(run_ids: list[str]):
+        return finals[finals["run_id"].isin(run_ids)].set_index("seed")[metric].astype(float)
+
+    rows = []
+    for values, run_ids in points:
+        partner = {**values, **fixed}
+        if partner == values:
+            continue  # a baseline point
+        partner_ids = by_point.get(json.dumps(partner, sort_keys=True), [])
+        d = (by_seed(run_ids) - by_seed(partner_ids)).dropna()  # (shared seeds,) aligned on the seed
+        n, mean, half = _interval(d.tolist())
+        rows.append({**values, "n": n, "diff": mean, "ci95": half, "low": mean - half, "high": mean + half})
+    out = pd.DataFrame(rows, columns=[*params, "n", "diff", "ci95", "low", "high"])
+    out.attrs.update(baseline=dict(fixed), metric=metric)
+    return out
 
 
 def _label(values: dict) -> str:
@@ -172,26 +269,47 @@ def _curves_figure(frame, points, metrics: list[str]):
     return fig
 
 
-def figures(frame, config: dict, params: list[str]) -> list:
-    """The report's figures: each metric at the last step against each swept option, the
-    alignment-uniformity plane of the grid points (when both are measured) and the training curves."""
+def figures(frame, config: dict | None = None, params: list[str] | None = None, *,
+            metrics: list[str] | None = None) -> dict:
+    """The report's figures, keyed by what they show:
+
+    - ``(metric, option)``: the metric at the last step against one swept option, e.g.
+      ``figs["knn", "loss.temperature"]`` (every metric against every option);
+    - ``"alignment_uniformity"``: the grid points in the alignment-uniformity plane (when both are
+      measured and there are two points or more);
+    - ``"curves"``: every metric against the step, one line per grid point (the mean over seeds).
+
+    ``config`` (the resolved config) and ``params`` (the swept options) default to what a sweep's
+    frame carries in its attrs. ``metrics`` draws only these metric columns (default: ``loss`` and
+    the config's metrics), e.g. ``figures(frame, metrics=["knn"])["knn", "loss.temperature"]``.
+    Returns: a dict of plotly figures in the report's order (the figures against options, metric
+    by metric, then the plane, then the curves).
+    """
     from .viz import alignment_uniformity_figure
 
-    metrics = _metric_columns(frame, config["metrics"])
+    config, params = _config(frame, config), _params(frame, params)
+    if metrics is None:
+        metrics = _metric_columns(frame, config["metrics"])
+    else:
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+        missing = [m for m in metrics if m not in frame.columns]
+        if missing:
+            raise ValueError(f"metrics: {missing} are not columns of the frame; measured: "
+                             f"{_metric_columns(frame, config['metrics'])}")
     points = _points(frame, params)
     summary = summarize(frame, params, metrics)
     finals = _finals(frame)
-    out = [_param_figure(summary, finals, points, m, p, params) for m in metrics for p in params]
+    out: dict = {(m, p): _param_figure(summary, finals, points, m, p, params) for m in metrics for p in params}
     if {"alignment", "uniformity"} <= set(metrics) and len(points) > 1:
         dims = {v for v in [config["model"]["out_dim"]] if not isinstance(v, list)}
         records = [{"alignment": summary.iloc[i]["alignment"], "uniformity": summary.iloc[i]["uniformity"],
                     "label": _label(values), **({"knn": summary.iloc[i]["knn"]} if "knn" in metrics else {})}
                    for i, (values, _) in enumerate(points)]
-        out.append(alignment_uniformity_figure(
+        out["alignment_uniformity"] = alignment_uniformity_figure(
             records, dim=dims.pop() if dims else None, text="label", color="knn" if "knn" in metrics else None,
             title=f"Alignment and uniformity at step {int(summary['step'].max())}, mean over seeds "
-                  "(lower-left is better)"))
-    out.append(_curves_figure(frame, points, metrics))
+                  "(lower-left is better)")
+    out["curves"] = _curves_figure(frame, points, metrics)
     return out
 
 
@@ -217,12 +335,22 @@ def _table(header: list[str] | None, rows: list[list[str]], left: int = 0) -> st
     return f"<table>{head}<tbody>{body}</tbody></table>"
 
 
-def report_html(frame, config: dict, environment: dict, params: list[str], failed: Mapping[str, str] = ()) -> str:
+def report_html(frame, config: dict | None = None, environment: dict | None = None, params: list[str] | None = None,
+                failed: Mapping[str, str] = ()) -> str:
     """One self-contained HTML page (plotly.js embedded once, nothing fetched): the question, the final
-    metrics per grid point with 95% intervals, the figures, the runs, the config and the environment."""
+    metrics per grid point with 95% intervals, the figures, the runs, the config and the environment.
+
+    ``config`` and ``params`` default to the frame's attrs; ``environment`` to the run folder's
+    ``environment.json`` (the folder named by ``attrs["folder"]``), else nothing."""
     import plotly.io as pio
     from plotly.offline import get_plotlyjs
 
+    config, params = _config(frame, config), _params(frame, params)
+    if environment is None:
+        from pathlib import Path
+
+        path = Path(frame.attrs.get("folder", "")) / "environment.json"
+        environment = json.loads(path.read_text()) if "folder" in frame.attrs and path.is_file() else {}
     metrics = _metric_columns(frame, config["metrics"])
     summary = summarize(frame, params, metrics)
     points = _points(frame, params)
@@ -257,10 +385,11 @@ def report_html(frame, config: dict, environment: dict, params: list[str], faile
     parts.append("<h2>Figures</h2><p>Each metric at the last step against each swept option: the mean over seeds "
                  "with its 95% interval as error bars, each seed as a faint dot, one line per setting of the other "
                  "swept options.</p><div class='grid'>")
-    n_param_figures = len(metrics) * len(params)
-    for i, fig in enumerate(figures(frame, config, params)):  # the training curves always come last
-        if i == n_param_figures:
+    in_grid = True
+    for i, (key, fig) in enumerate(figures(frame, config, params, metrics=metrics).items()):
+        if in_grid and not isinstance(key, tuple):  # the plane and the curves: full width, after the grid
             parts.append("</div>")
+            in_grid = False
         height = fig.layout.height or 400
         parts.append("<div class='figure'>" + pio.to_html(fig, include_plotlyjs=False, full_html=False,
                                                           div_id=f"figure-{i}", default_height=f"{height}px",

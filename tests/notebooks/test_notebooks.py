@@ -63,6 +63,9 @@ def test_notebook_runs_in_fast_mode(source: Path):
         pytest.fail(f"{source.stem} failed in fast mode:\n{run.error}", pytrace=False)
     assert run.seconds < BUDGET_S, f"{source.stem} took {run.seconds:.1f} s in fast mode, budget {BUDGET_S} s"
     text = run.text()
+    stderr = [out.get("text", "") for cell in run.notebook.cells[:n_cells] for out in cell.get("outputs", [])
+              if out.get("output_type") == "stream" and out.get("name") == "stderr"]
+    assert not stderr, f"{source.stem} wrote to stderr (a warning box for the student):\n" + "".join(stderr)
     lesson = source.parent == tools.NOTEBOOKS and source.stem[:2] not in ("00",)
     if lesson:  # every lesson reproduces a finding and prints its computed verdict
         assert "Verdict:" in text, f"{source.stem} printed no 'Verdict:' line"
