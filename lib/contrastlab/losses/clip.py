@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import _checks as check
-from .core import compute_dtype, l2_normalize, positive_nll
+from .core import compute_dtype, diagonal_column_nll, l2_normalize, positive_nll
 from .distributed import clip_loss_distributed, should_gather
 from .tiled import contrastive_nll_tiled, resolve_impl
 
@@ -50,7 +50,7 @@ def clip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, impl: str = 
         return (rows.mean() + cols.mean()) / 2
     logits = (a_hat * logit_scale) @ b_hat.T  # (N, N); pairs on the diagonal; scale folded into a: O(N D)
     target = torch.arange(len(a_hat), device=a_hat.device)
-    return (positive_nll(logits, target).mean() + positive_nll(logits.T, target).mean()) / 2
+    return (positive_nll(logits, target).mean() + diagonal_column_nll(logits).mean()) / 2
 
 
 def siglip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, logit_bias: float | Tensor) -> Tensor:

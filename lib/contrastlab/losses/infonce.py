@@ -6,7 +6,8 @@ import torch
 from torch import Tensor
 
 from . import _checks as check
-from .core import compute_dtype, l2_normalize, positive_nll, two_view_logits, two_view_masks, twin_index
+from .core import (compute_dtype, diagonal_column_nll, l2_normalize, positive_nll, two_view_logits, two_view_masks,
+                   twin_index)
 from .distributed import info_nce_distributed, nt_xent_distributed, should_gather
 from .tiled import info_nce_tiled, nt_xent_tiled, resolve_impl
 
@@ -57,7 +58,7 @@ def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *
         target = torch.arange(len(q), device=q.device)
         loss = positive_nll(logits, target).mean()
         if symmetric:
-            loss = (loss + positive_nll(logits.T, target).mean()) / 2
+            loss = (loss + diagonal_column_nll(logits).mean()) / 2
         return loss
 
     if symmetric:
