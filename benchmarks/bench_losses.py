@@ -74,6 +74,13 @@ def contenders(n: int, d: int) -> dict:
     except ImportError:
         pass
     try:
+        from lightly.loss import NTXentLoss as LightlyNTXent
+
+        lightly_ntxent = LightlyNTXent(temperature=TAU)
+        out["lightly NTXentLoss"] = (two, lambda a, b: lightly_ntxent(a, b), dense_bytes(2 * n))
+    except Exception:  # not installed, or torchvision fails to load: see unavailable_peers()
+        pass
+    try:
         import info_nce
 
         peer = info_nce.InfoNCE(temperature=TAU)
@@ -81,6 +88,19 @@ def contenders(n: int, d: int) -> dict:
     except ImportError:
         pass
     return out
+
+
+def unavailable_peers() -> dict[str, str]:
+    """Peers the table leaves out, with the import error that kept each out."""
+    missing = {}
+    peers = (("lightly NTXentLoss", "lightly.loss"), ("PML NTXentLoss / SupConLoss", "pytorch_metric_learning"),
+             ("info-nce-pytorch InfoNCE", "info_nce"))
+    for name, module in peers:
+        try:
+            __import__(module)
+        except Exception as error:  # lightly imports torchvision, whose failures are not ImportErrors
+            missing[name] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    return missing
 
 
 def skip_reason(needed: int) -> str | None:
@@ -185,6 +205,8 @@ def main() -> None:
     print(f"# losses, fwd+bwd, float32, D = {args.dim}, τ = {TAU}; {time.strftime('%Y-%m-%d %H:%M')}")
     print(f"# torch {torch.__version__}, python {platform.python_version()}, {platform.machine()}, "
           f"{os.cpu_count()} cpus, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
+    for name, why in unavailable_peers().items():
+        print(f"# not measured: {name} ({why})")
     record = {"time": [], "memory": []}
     for threads in args.threads:
         torch.set_num_threads(threads)
