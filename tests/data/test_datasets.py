@@ -145,6 +145,21 @@ def test_digits_and_augmentation_strength():
     assert distances == sorted(distances) and distances[0] > 0
 
 
+def test_digits_imbalance_is_a_geometric_tail():
+    full = torch.bincount(D.digits().labels, minlength=10)
+    counts = torch.bincount(D.digits(imbalance=10.0, seed=3).labels, minlength=10)
+    expected = [max(1, int(int(full[c]) * 10.0 ** (-c / 9))) for c in range(10)]
+    assert counts.tolist() == expected
+    assert int(counts[0]) == int(full[0]) and 8 < int(counts[0]) / int(counts[9]) < 12
+    again = D.digits(imbalance=10.0, seed=3)
+    assert torch.equal(again.x, D.digits(imbalance=10.0, seed=3).x)  # seeded
+    assert not torch.equal(again.x, D.digits(imbalance=10.0, seed=4).x)  # same counts, other images
+    assert len(D.digits(imbalance=10.0, n=100).labels) == 100
+    assert torch.equal(D.digits(imbalance=1).x, D.digits().x)
+    with pytest.raises(ValueError, match=r"imbalance must be a number >= 1 .* got 0.5"):
+        D.digits(imbalance=0.5)
+
+
 @pytest.mark.parametrize("name", D.AUGMENTATIONS)
 def test_each_digit_augmentation_changes_images(name):
     x = D.digits(n=64).x

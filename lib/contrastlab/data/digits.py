@@ -78,11 +78,14 @@ def augment_digits(images: Tensor, *, strength: float = 0.5, augmentations: tupl
 
 
 def digits(*, strength: float = 0.5, augmentations: tuple[str, ...] = AUGMENTATIONS, n: int | None = None,
-           seed: int = 0, device: torch.device | str = "cpu") -> Digits:
+           imbalance: float = 1.0, seed: int = 0, device: torch.device | str = "cpu") -> Digits:
     """The 1797 8x8 digits bundled with scikit-learn (no download), scaled to [0, 1].
 
-    ``strength`` in [0, 1] sets how hard the augmentations are (see ``augment_digits``); ``n`` keeps a
-    seeded random subset. Returns: ``Digits`` with x (N, 1, 8, 8), labels (N,) in 0..9, latents None.
+    ``strength`` in [0, 1] sets how hard the augmentations are (see ``augment_digits``).
+    ``imbalance`` >= 1 gives a geometric long tail: digit c keeps a seeded ``imbalance^(-c/9)`` share
+    of its images (at least one), so digit 0 keeps all of them and has about ``imbalance`` times as
+    many as digit 9. ``n`` then keeps a seeded random subset.
+    Returns: ``Digits`` with x (N, 1, 8, 8), labels (N,) in 0..9, latents None.
     """
     from sklearn.datasets import load_digits
 
@@ -91,7 +94,19 @@ def digits(*, strength: float = 0.5, augmentations: tuple[str, ...] = AUGMENTATI
     images, labels = bunch.images / 16.0, bunch.target
     data = Digits(x=tensor(images[:, None], device), labels=tensor(labels, device, torch.long),
                   strength=float(strength), augmentations=tuple(augmentations),
-                  knobs=dict(strength=float(strength), augmentations=tuple(augmentations), n=n, seed=seed))
+                  knobs=dict(strength=float(strength), augmentations=tuple(augmentations), n=n,
+                             imbalance=imbalance, seed=seed))
+    if isinstance(imbalance, bool) or not isinstance(imbalance, (int, float)) or not imbalance >= 1:
+        raise ValueError(f"imbalance must be a number >= 1 (largest / smallest class), got {imbalance!r}")
+    if imbalance > 1:
+        order = torch.Generator().manual_seed(seed + 1)
+        keep = []
+        for c in range(10):
+            members = torch.nonzero(data.labels.cpu() == c).squeeze(1)  # (n_c,)
+            share = float(imbalance) ** (-c / 9)
+            count = max(1, int(len(members) * share))
+            keep.append(members[torch.randperm(len(members), generator=order)[:count]])
+        data = data.subset(torch.cat(keep).sort().values)
     if n is not None:
         n = positive_int("n", n, 2)
         if n > len(data):
