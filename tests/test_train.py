@@ -194,3 +194,12 @@ def test_default_device_prefers_an_accelerator():
     expected = "cuda" if torch.cuda.is_available() else (
         "mps" if torch.backends.mps.is_available() else "cpu")
     assert default_device().type == expected and contrastlab.default_device() == default_device()
+
+
+def test_sgd_optimizer_trains_and_bad_names_are_refused(vmf):
+    sgd = run(vmf, steps=60, eval_every=30, optimizer="sgd", lr=0.05)
+    assert sgd.config["optimizer"] == "sgd"
+    assert sgd.last()["knn"] > 0.5 and sgd.last()["loss"] < 0.5 * math.log(2 * 128 - 1)  # far below chance
+    assert without_time(sgd) != without_time(run(vmf, steps=60, eval_every=30, lr=0.05))  # not AdamW after all
+    with pytest.raises(ValueError, match=r"optimizer must be one of \['adamw', 'sgd'\], got 'lars'"):
+        run(vmf, optimizer="lars")

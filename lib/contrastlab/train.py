@@ -37,6 +37,12 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
+OPTIMIZERS = {
+    "adamw": torch.optim.AdamW,
+    "sgd": lambda groups, **kwargs: torch.optim.SGD(groups, momentum=0.9, **kwargs),
+}
+
+
 class StopTraining(Exception):
     """Raise from a callback (or return True) to end ``fit`` early; the history is kept."""
 
@@ -168,7 +174,8 @@ def F_normalize(z: Tensor) -> Tensor:
 
 
 def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, batch_size: int = 256,
-        lr: float = 1e-3, weight_decay: float = 1e-5, schedule: str = "cosine", eval_every: int = 25,
+        lr: float = 1e-3, weight_decay: float = 1e-5, schedule: str = "cosine", optimizer: str = "adamw",
+        eval_every: int = 25,
         eval_size: int = 1024, metrics: Iterable[str] = DEFAULT_METRICS, seed: int = 0,
         device: torch.device | str | None = None, sampler: Iterable | None = None,
         callbacks: Iterable[Callable[[FitState], bool | None]] = (), progress: bool = True,
@@ -179,7 +186,9 @@ def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, bat
         data: a ``ToyData`` (``contrastlab.data``).
         method: a name from ``contrastlab.methods.METHODS`` ("simclr", "infonce", "supcon", "moco",
             "clip", "simsiam", "byol", "barlow", "vicreg", ...) or a ready ``Method``.
-        steps, batch_size, lr, weight_decay: the optimisation (AdamW); ``schedule`` "cosine" or "constant".
+        steps, batch_size, lr, weight_decay: the optimisation; ``schedule`` "cosine" or "constant".
+        optimizer: "adamw" (default) or "sgd" (momentum 0.9, as most papers' large-batch recipes use
+            before LARS: Adam's per-parameter scaling hides effects that act on gradient size).
         eval_every, eval_size, metrics: how often and on how many samples to evaluate (0 = only at the end).
         seed: seeds the model's initialisation (when ``method`` is a name), the batches and the views:
             same seed, same history on CPU. A ready ``Method`` keeps the weights it was built with, so
@@ -197,6 +206,8 @@ def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, bat
         raise ValueError(f"batch_size must be an integer in [2, {len(data)}] (the dataset size), got {batch_size!r}")
     if schedule not in ("cosine", "constant"):
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
     device = torch.device(device) if device is not None else data.device
     data = data.to(device)
     with torch.random.fork_rng(devices=[]):
@@ -210,9 +221,9 @@ def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, bat
                 raise TypeError(f"options {sorted(method_options)} only apply when method is a name")
             model = method
     model.to(device).train()
-    optimizer = torch.optim.AdamW(model.param_groups(lr, weight_decay), lr=lr, weight_decay=weight_decay)
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if schedule == "cosine"
-                 else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0))
+    opt = OPTIMIZERS[optimizer](model.param_groups(lr, weight_decay), lr=lr, weight_decay=weight_decay)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps) if schedule == "cosine"
+                 else torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0))
 
     batch_gen = torch.Generator().manual_seed(seed)
     view_gen = data.generator(seed + 1)
@@ -220,7 +231,7 @@ def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, bat
     eval_idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed + 3))[:eval_size].to(device)
     config = {f"data.{k}": v for k, v in data.knobs.items()}
     config.update(data=data.name, method=method if isinstance(method, str) else type(method).__name__,
-                  steps=steps, batch_size=batch_size, lr=lr, seed=seed, **method_options)
+                  steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed, **method_options)
     history = History(method=model, config=config)
     callbacks = list(callbacks)
     losses_since_eval: list[float] = []
@@ -257,9 +268,9 @@ def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, bat
             idx = next(batches).to(device)
             views = data.views(idx, n_views=2, generator=view_gen)
             loss, _, _ = model.loss(views, data.labels[idx], step)
-            optimizer.zero_grad(set_to_none=True)
+            opt.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            opt.step()
             scheduler.step()
             model.after_step(step)
             step += 1
