@@ -42,8 +42,8 @@
 # `03_hypersphere_geometry` (uniformity); singular values; what kNN and linear-probe accuracy measure.
 #
 # **Expected run time.** Fast mode (`CONTRASTLAB_FAST=1`, what CI runs): about 20–25 s on a laptop
-# CPU, kernel start included (22 short training runs). Full mode (the default): about 1.5–3 minutes
-# (68 runs, two or three seeds per arm). No downloads.
+# CPU, kernel start included (23 short training runs). Full mode (the default): about 1.5–3 minutes
+# (71 runs, two or three seeds per arm). No downloads.
 
 # %% [markdown]
 # ## Setup
@@ -113,8 +113,8 @@ print(f"\nSimSiam loss of a collapsed float32 batch: "
 
 # %% [markdown]
 # So a SimSiam loss of $-0.99$ may mean "excellent" or "collapsed": the number alone cannot say. The
-# diagnostics below can (§3.14 of the kit's findings; all in `contrastlab.metrics`, gathered by
-# `collapse.collapse_report`). With unit vectors $\hat z_i = z_i/\lVert z_i\rVert$ in $d$ dimensions:
+# diagnostics below can (all in `contrastlab.metrics`, gathered by `collapse.collapse_report`). With
+# unit vectors $\hat z_i = z_i/\lVert z_i\rVert$ in $d$ dimensions:
 #
 # - **per-dimension std** $\frac1d\sum_j \mathrm{std}_i(\hat z_{ij})$ (Chen & He): about $1/\sqrt d$
 #   for vectors spread over the sphere, 0 for collapse. We report it times $\sqrt d$ (`std_ratio`, 1 = spread);
@@ -152,8 +152,9 @@ fig
 # about 3 of 32. The std is an average over coordinates of the spread along each axis; three random
 # directions in 32 dimensions project onto every axis, so each coordinate still varies. The std
 # detects *complete* collapse (everything at one point), the rank detects *dimensional* collapse
-# (everything in a few directions). Do not read the centred rank of a collapsed batch: with no spread
-# left around the mean it measures rounding noise (here it reads 1). Read it together with the std.
+# (everything in a few directions). Do not read the centred rank of a collapsed batch on its own: with
+# no spread left around the mean it reads 0 here, and in a *nearly* collapsed embedding it measures the
+# shape of the tiny residual spread, which can look full-rank (section 2 shows one). Read it with the std.
 #
 # </details>
 
@@ -172,7 +173,8 @@ fig
 #
 # Each row of the next cell is one `fit` run on the vMF-cluster toy that the live widget of the next
 # section also uses (8 classes on $S^{15}$), with the set-up's own switches: `stop_gradient=False`,
-# `use_predictor=False` (SimSiam, BYOL), `var_weight=0` and `cov_weight=0` (VICReg). Every run has the
+# `use_predictor=False` (SimSiam, BYOL), `ema=False` (BYOL: the target is the online network itself,
+# behind a stop-gradient), `var_weight=0` and `cov_weight=0` (VICReg). Every run has the
 # same encoder (a 3-layer MLP and a projector to $d = 32$), batch 128, learning rate $3\cdot10^{-3}$.
 # After training, the diagnostics are taken on the projections of one fixed view of 512 samples, and
 # kNN accuracy is the leave-one-out accuracy on those projections (the embedding the loss sees).
@@ -181,7 +183,8 @@ fig
 ARMS = {  # row name: (set-up, options)
     "SimSiam": ("simsiam", {}), "SimSiam, no stop-gradient": ("simsiam", dict(stop_gradient=False)),
     "SimSiam, no predictor": ("simsiam", dict(use_predictor=False)),
-    "BYOL (EMA target)": ("byol", {}), "BYOL, no predictor": ("byol", dict(use_predictor=False)),
+    "BYOL (EMA target)": ("byol", {}), "BYOL, no EMA target": ("byol", dict(ema=False)),
+    "BYOL, no predictor": ("byol", dict(use_predictor=False)),
     "VICReg": ("vicreg", {}), "VICReg, invariance only": ("vicreg", dict(var_weight=0.0, cov_weight=0.0)),
     "VICReg, no covariance": ("vicreg", dict(cov_weight=0.0)),
     "Barlow Twins": ("barlow", {}), "SimCLR (negatives)": ("simclr", dict(temperature=0.2)),
@@ -235,6 +238,39 @@ print(f"lowest SimSiam loss: '{lowest}' at {siam.loss[lowest]:+.3f} (collapsed v
       f"{siam.std_ratio[lowest]:.2f}, mean-vector norm {siam.mean_norm[lowest]:.2f}, kNN {siam.knn[lowest]:.2f}")
 print(f"full SimSiam: loss {siam.loss['SimSiam']:+.3f}, std·√d {siam.std_ratio['SimSiam']:.2f}, "
       f"mean-vector norm {siam.mean_norm['SimSiam']:.2f}, kNN {siam.knn['SimSiam']:.2f}")
+
+# %% [markdown]
+# **BYOL's EMA target.** Three rows isolate it. "BYOL, no EMA target" keeps the predictor but makes the
+# target the online network itself, behind a stop-gradient (that is SimSiam with BYOL's loss); "BYOL,
+# no predictor" keeps the EMA target and drops the predictor; "SimSiam, no predictor" has neither.
+
+# %%
+ema_rows = ["BYOL (EMA target)", "BYOL, no EMA target", "BYOL, no predictor", "SimSiam, no predictor"]
+print(table.loc[ema_rows, ["loss", "std_ratio", "mean_norm", "erank", "knn"]].round(3).to_string())
+no_ema, ema_only, neither = (table.loc[row] for row in ema_rows[1:])
+print(f"predictor without the EMA: std·√d {no_ema.std_ratio:.2f}, mean-vector norm {no_ema.mean_norm:.2f} "
+      f"({'spread kept' if no_ema.std_ratio > 0.5 else 'collapsing'})")
+print(f"EMA without the predictor: std·√d {ema_only.std_ratio:.2f} against {neither.std_ratio:.2f} with neither, "
+      f"mean-vector norm {ema_only.mean_norm:.2f}: the EMA "
+      f"{'slows' if ema_only.std_ratio > 2 * neither.std_ratio else 'does not slow'} the collapse and "
+      f"{'does not stop it' if ema_only.mean_norm > 0.8 else 'stops it'}")
+
+# %% [markdown]
+# **Question.** On this toy, which of BYOL's two ingredients is needed against complete collapse, and
+# what does the other one do? Why does the kNN accuracy of "BYOL, no predictor" not show the problem?
+#
+# <details>
+# <summary>Answer (click to reveal)</summary>
+#
+# Read the two printed lines. Where they say "spread kept" and "slows ... does not stop it", the predictor
+# (with the stop-gradient that BYOL's target also has) is what prevents the collapse: without the EMA,
+# BYOL behaves like SimSiam; without the predictor, the EMA target only makes the embeddings drift
+# together more slowly than with neither. Chen & He (2021) draw the same conclusion at scale: SimSiam is
+# "BYOL without the momentum encoder", and it does not collapse, so the momentum encoder is not needed
+# to prevent collapse (it does raise BYOL's accuracy). The kNN accuracy ranks neighbours by cosine, and
+# a cap of the sphere that still holds some structure ranks them well: section 4 returns to this.
+#
+# </details>
 
 # %% [markdown]
 # **Question.** Read two rows: "VICReg, invariance only" and "VICReg, no covariance". Which kind of

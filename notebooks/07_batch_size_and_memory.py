@@ -26,8 +26,8 @@
 # **Learning goals.** You will be able to
 #
 # - count the negatives a batch gives each anchor ($2B-2$ in NT-Xent) and read a loss against its
-#   ceiling $\log(2B-1)$;
-# - compute the **negative–positive coupling** $q$ of InfoNCE (`metrics.negative_positive_coupling`),
+#   chance level $\log(2B-1)$;
+# - compute the **negative–positive coupling** $q$ of InfoNCE (`metrics.nt_xent_coupling`),
 #   show that InfoNCE's gradient is $q$ times the decoupled loss's gradient (`losses.decoupled_nt_xent`), and
 #   test Yeh et al.'s claim that the decoupled loss helps most at small batches;
 # - use a MoCo queue (`samplers.MoCoQueue`, the `"moco"` set-up) to get many negatives at a small batch;
@@ -40,7 +40,7 @@
 #
 # **Expected run time.** Fast mode (`CONTRASTLAB_FAST=1`, what CI runs): about 15 seconds on a laptop
 # CPU (17 short training runs; 19 to 28 s measured, kernel start included, on a busy shared 2-core
-# machine). Full mode: 1 to 2.5 minutes (90 training runs and losses up to N = 4096; 127 to 139 s
+# machine). Full mode: 1 to 2.5 minutes (87 training runs and losses up to N = 4096; 127 to 139 s
 # measured on the same busy machine). No downloads.
 
 # %% [markdown]
@@ -82,12 +82,14 @@ print(f"device {device}, fast mode {FAST}")
 # anchor $a$ has one positive, its other view $a^+$, and $2B-2$ negatives:
 #
 # $$\ell_a = -\log \frac{e^{s_{a a^+}/\tau}}{e^{s_{a a^+}/\tau} + \sum_{k \ne a, a^+} e^{s_{ak}/\tau}},
-# \qquad \ell_a \le \log(2B-1) \text{ when the positive is no more similar than the rest}.$$
+# \qquad \ell_a = \log(2B-1) \text{ when all } 2B-1 \text{ candidates are equally similar}.$$
 #
-# So a bigger batch makes a harder question: pick the positive out of $2B-1$ candidates instead of
-# $B-1$. A loss only means something next to its ceiling $\log(2B-1)$: the distance below it (in nats)
-# is what the model knows. For in-batch InfoNCE, $\log N - \mathcal L$ is a lower bound on the mutual
-# information between the views (van den Oord et al. 2018), and it can never exceed $\log N$.
+# So a bigger batch asks a harder question: pick the positive out of $2B-1$ candidates ($4B-1$ when the
+# batch doubles). A loss only means something next to this **chance level** $\log(2B-1)$: it is below
+# it only when the positive stands out, and the distance below it (in nats) is what the model knows.
+# That distance can never exceed $\log(2B-1)$ itself, since the loss is $\ge 0$: for in-batch InfoNCE,
+# $\log N - \mathcal L$ is a lower bound on the mutual information between the views, capped at
+# $\log N$ (van den Oord et al. 2018; notebook 01).
 #
 # **The toy** for the whole notebook: `data.vmf_mixture` with 10 classes on the sphere in 32 dimensions;
 # a view adds a little noise (`view_noise=0.05`), so the positives are *easy*. We train SimCLR once
@@ -106,23 +108,23 @@ sizes = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
 loss_at = {B: np.mean([L.nt_xent(e1[s:s + B], e2[s:s + B], temperature=TAU).item() for s in range(0, 1024, B)])
            for B in sizes}  # mean over the 1024 / B disjoint batches
 for B in sizes:
-    print(f"B = {B:>4}: NT-Xent {loss_at[B]:.3f}   ceiling log(2B-1) = {math.log(2 * B - 1):.3f}"
-          f"   below the ceiling {math.log(2 * B - 1) - loss_at[B]:.3f} nats")
+    print(f"B = {B:>4}: NT-Xent {loss_at[B]:.3f}   chance level log(2B-1) = {math.log(2 * B - 1):.3f}"
+          f"   below chance by {math.log(2 * B - 1) - loss_at[B]:.3f} nats")
 
 # %%
 fig = go.Figure([go.Scatter(x=sizes, y=[loss_at[B] for B in sizes], mode="lines+markers",
                             name="NT-Xent of the trained model"),
                  go.Scatter(x=sizes, y=[math.log(2 * B - 1) for B in sizes], mode="lines", line=dict(dash="dash"),
-                            name="ceiling log(2B − 1)"),
+                            name="chance level log(2B − 1)"),
                  go.Scatter(x=sizes, y=[math.log(2 * B - 1) - loss_at[B] for B in sizes], mode="lines+markers",
-                            line=dict(dash="dot"), name="distance below the ceiling")])
+                            line=dict(dash="dot"), name="distance below chance")])
 fig.update_layout(title="One trained model, evaluated on batches of different sizes", template="plotly_white",
                   xaxis=dict(title="batch size B", type="log", tickvals=sizes), yaxis_title="loss (nats)", height=360)
 fig
 
 # %% [markdown]
 # **Question.** The model and the embeddings are the same in every batch; only the number of
-# candidates changes. Why does the loss *rise* with $B$? And why does the distance below the ceiling
+# candidates changes. Why does the loss *rise* with $B$? And why does the distance below chance
 # keep growing, but by less and less per doubling of $B$?
 #
 # <details>
@@ -130,7 +132,7 @@ fig
 #
 # More candidates mean more negatives in the denominator: the positive gets a smaller share of the
 # softmax, so the loss rises. With few candidates, though, the loss cannot tell a good model from a
-# perfect one: the distance below the ceiling can never exceed $\log(2B-1)$ (the loss is $\ge 0$), the
+# perfect one: the distance below chance can never exceed $\log(2B-1)$ (the loss is $\ge 0$), the
 # way the InfoNCE estimate of mutual information is capped at $\log N$. At $B = 4$ the model is
 # almost at that cap (loss near 0). As $B$ grows the cap rises by $\log 2$ per doubling, and the
 # distance below it follows only as far as the model can really tell its positives from the negatives:
@@ -159,7 +161,8 @@ fig
 #
 # so that every anchor pushes and pulls at full strength whatever its batch. The cell checks the
 # identity on one batch, row by row of the logit matrix, with the package's loss core (`positive_nll`
-# with the NT-Xent and the decoupled candidate masks) and `metrics.negative_positive_coupling`.
+# with the NT-Xent and the decoupled candidate masks) and `metrics.nt_xent_coupling`, which computes
+# $q_a$ for the $2B$ anchors of NT-Xent.
 
 # %%
 B = 16
@@ -168,8 +171,7 @@ not_self, negatives = two_view_masks(B, device)  # NT-Xent candidates; DCL candi
 twin = twin_index(B, device)  # (2B,) column of each anchor's positive
 g_nt, = torch.autograd.grad(positive_nll(logits, twin, not_self).sum(), logits)  # (2B, 2B)
 g_dc, = torch.autograd.grad(positive_nll(logits, twin, negatives).sum(), logits)  # (2B, 2B)
-q = M.negative_positive_coupling(logits.detach().masked_fill(~not_self, -math.inf), temperature=1.0,
-                                 positive_index=twin)  # (2B,) logits are already divided by tau
+q = M.nt_xent_coupling(e1[:B], e2[:B], temperature=TAU)  # (2B,) q of each anchor of the stacked batch
 print(f"max |grad NT-Xent - q * grad DCL| = {(g_nt - q[:, None] * g_dc).abs().max().item():.2e}"
       f" (gradient entries up to {g_dc.abs().max().item():.1f})")
 print(f"q over the {2 * B} anchors of this batch: mean {q.mean().item():.3f}, min {q.min().item():.4f},"
@@ -182,9 +184,7 @@ print(f"q over the {2 * B} anchors of this batch: mean {q.mean().item():.3f}, mi
 # %%
 def coupling(B: int, tau: float, start: int = 0) -> torch.Tensor:
     """(2B,) NPC multipliers q of the NT-Xent anchors of the batch e1/e2[start:start + B] at temperature tau."""
-    z1, z2 = e1[start:start + B], e2[start:start + B]  # (B, E) each
-    sim = two_view_logits(z1, z2, 1.0).fill_diagonal_(-math.inf)  # (2B, 2B) cosines, self excluded
-    return M.negative_positive_coupling(sim, temperature=tau, positive_index=twin_index(B, device))
+    return M.nt_xent_coupling(e1[start:start + B], e2[start:start + B], temperature=tau)
 
 
 taus = (0.05, 0.1, 0.2, 0.5)
@@ -285,6 +285,8 @@ fig.add_scatter(x=[B for B in SWEEP_B for _ in SEEDS], y=np.concatenate([gap[B] 
 fig.add_scatter(x=SWEEP_B, y=[gap[B].mean() for B in SWEEP_B], mode="lines+markers", name="gap, mean", row=1, col=2)
 fig.add_hline(y=0, line_dash="dash", line_color="grey", row=1, col=2)
 fig.update_xaxes(type="log", tickvals=SWEEP_B, title_text="batch size B")
+fig.update_yaxes(title_text="kNN accuracy", row=1, col=1)
+fig.update_yaxes(title_text="DCL − NT-Xent (kNN accuracy)", row=1, col=2)
 fig.update_layout(title=f"NT-Xent vs DCL across batch sizes ({len(SEEDS)} seeds, {STEPS} steps, τ = {TAU})",
                   template="plotly_white", height=380)
 fig
@@ -350,15 +352,20 @@ for step in range(3):
 # Now train the `"moco"` set-up at a small batch ($B = 16$) with queues of different sizes, and compare
 # with in-batch InfoNCE at the same batch (`"infonce"`: the one-directional loss MoCo uses, with $B-1$
 # negatives) and at $B = 256$. The momentum is 0.9 (MoCo uses 0.999 for runs of hundreds of epochs;
-# these runs are a few hundred steps).
+# these runs are a few hundred steps). The queue starts with random unit vectors (as in MoCo's code) and
+# holds only real keys after $K/B$ steps: 64 steps for the largest queue here, $K = 1024$. A larger
+# queue would still be partly random noise at the end of these short runs.
 
 # %%
-QUEUES, MOCO_SEEDS = ((16, 256, 4096), (0,)) if FAST else ((16, 64, 256, 1024, 4096), (0, 1, 2))
+QUEUES, MOCO_SEEDS = ((16, 256, 1024), (0,)) if FAST else ((16, 64, 256, 1024), (0, 1, 2))
 moco = {K: np.mean([knn_after("moco", 16, s, queue_size=K, momentum=0.9) for s in MOCO_SEEDS]) for K in QUEUES}
 in_batch = {B: np.mean([knn_after("infonce", B, s) for s in MOCO_SEEDS]) for B in (16, 256)}
 for K in QUEUES:
     print(f"MoCo, B = 16, queue K = {K:>4}: kNN {moco[K]:.3f}")
 print(f"in-batch InfoNCE: B = 16 (15 negatives) {in_batch[16]:.3f}; B = 256 (255 negatives) {in_batch[256]:.3f}")
+print(f"gain from more negatives: {moco[QUEUES[-1]] - moco[QUEUES[0]]:+.3f} from a queue of {QUEUES[0]} to "
+      f"{QUEUES[-1]} at B = 16; {in_batch[256] - in_batch[16]:+.3f} from a batch of 16 to 256. "
+      f"Same number of negatives, queue vs batch: MoCo K = 16 {moco[16]:.3f} vs InfoNCE B = 16 {in_batch[16]:.3f}")
 
 # %%
 fig = go.Figure([go.Scatter(x=QUEUES, y=[moco[K] for K in QUEUES], mode="lines+markers",
@@ -373,8 +380,9 @@ fig
 
 # %% [markdown]
 # **Question.** Compare the MoCo curve with the two InfoNCE lines. A batch of 256 differs from a batch
-# of 16 with a queue of 4096 in more than its number of negatives: name two differences, and say which
-# one a queue cannot replace.
+# of 16 with a queue of 1024 in more than its number of negatives: name two differences, and say which
+# one a queue cannot replace. Which of the two can the last printed comparison (same batch, 15 or 16
+# negatives) show?
 #
 # <details>
 # <summary>Answer (click to reveal)</summary>
@@ -383,8 +391,13 @@ fig
 # for the same number of steps, which a queue does not add. (2) In-batch negatives come from the
 # current encoder; queued keys were made by the momentum encoder at earlier steps, so they are
 # *stale*, and the momentum must be high enough that they stay consistent with each other (He et al.
-# 2020). What the queue does replace is the number of negatives, and with it the coupling: the
-# denominator of section 2's $q$ now sums over $K$ negatives instead of $2B-2$, whatever the batch size.
+# 2020). The last comparison fixes the batch and (nearly) the number of negatives, so what it can show
+# is the second difference alone: where the negatives come from. Read the printed gains with it: where
+# MoCo at $K = 16$ is close to InfoNCE at $B = 16$ (stale keys cost little) while the bigger batch gains
+# much more than the bigger queue (as in full mode, with three seeds), the batch's advantage is the first
+# difference, more data per step, which no queue adds. What the queue does replace is the number of
+# negatives, and with it the coupling: the denominator of section 2's $q$ now sums over $K$ negatives
+# instead of the batch's, whatever the batch size.
 #
 # </details>
 
@@ -397,7 +410,7 @@ fig
 # computes the gradient of a *different* loss,
 #
 # $$\frac1k \sum_{m=1}^{k} \mathcal L_{\text{NT-Xent}}(\text{micro-batch } m),\qquad
-# \text{each with } 2B/k - 2 \text{ negatives and ceiling } \log(2B/k - 1),$$
+# \text{each with } 2B/k - 2 \text{ negatives and chance level } \log(2B/k - 1),$$
 #
 # while the tiled loss (`impl="tiled"`, `losses/tiled.py`) computes the full-batch loss tile by tile
 # and gives the same numbers as the dense one. The cell compares the gradients with respect to the
@@ -417,21 +430,22 @@ for k in (1, 2, 4, 8, 16, 32):
     grad = torch.cat(torch.autograd.grad(sum(parts), (z1, z2)))  # the accumulated gradient, (2B, E)
     cosine = torch.nn.functional.cosine_similarity(grad.flatten(), full.flatten(), dim=0).item()
     accum[k] = (sum(parts).item(), ((grad - full).norm() / full.norm()).item(), cosine)  # loss, error, cosine
-    print(f"k = {k:>2} micro-batches of {Bg // k:>3}: loss {accum[k][0]:.3f} (ceiling {math.log(2 * Bg / k - 1):.3f}),"
+    print(f"k = {k:>2} micro-batches of {Bg // k:>3}: loss {accum[k][0]:.3f} (chance {math.log(2 * Bg / k - 1):.3f}),"
           f" gradient off by {accum[k][1]:.1%}, cosine to the full gradient {accum[k][2]:.3f}")
 
 # %%
 ks = list(accum)
-fig = make_subplots(rows=1, cols=2, subplot_titles=("gradient error vs the full batch", "loss vs its ceiling"))
+fig = make_subplots(rows=1, cols=2, subplot_titles=("gradient error vs the full batch", "loss vs its chance level"))
 fig.add_scatter(x=ks, y=[accum[k][1] for k in ks], mode="lines+markers", name="accumulated, k micro-batches",
                 row=1, col=1)
 fig.add_scatter(x=[1], y=[max((tiled - full).norm().item() / full.norm().item(), 1e-9)], mode="markers",
                 marker=dict(symbol="star", size=14), name="tiled, full batch", row=1, col=1)
 fig.add_scatter(x=ks, y=[accum[k][0] for k in ks], mode="lines+markers", name="mean micro-batch loss", row=1, col=2)
 fig.add_scatter(x=ks, y=[math.log(2 * Bg / k - 1) for k in ks], mode="lines", line=dict(dash="dash"),
-                name="ceiling log(2B/k − 1)", row=1, col=2)
+                name="chance level log(2B/k − 1)", row=1, col=2)
 fig.update_xaxes(type="log", tickvals=ks, title_text="number of micro-batches k (B = 256)")
 fig.update_yaxes(type="log", title_text="‖g_accumulated − g_full‖ / ‖g_full‖", row=1, col=1)
+fig.update_yaxes(title_text="loss (nats)", row=1, col=2)
 fig.update_layout(title="Gradient accumulation computes a different loss; the tiled loss the same one",
                   template="plotly_white", height=380)
 fig
@@ -604,8 +618,8 @@ fig
 #
 # Write `my_coupling(z1, z2, temperature)`: the $(2B,)$ NPC multipliers $q_a$ of the NT-Xent anchors
 # of the stacked batch $[z_1; z_2]$, from the formula in section 2. Normalise the rows, compute the
-# similarities, leave each anchor itself out of the softmax, and read the positive at row
-# $(a + B) \bmod 2B$.
+# similarities, leave each anchor itself out of the softmax (over row $a$), and read the positive in
+# column $(a + B) \bmod 2B$. The check compares with `metrics.nt_xent_coupling`.
 
 # %%
 def my_coupling(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -616,7 +630,7 @@ def my_coupling(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch
 
 # %%
 def check_coupling(fn) -> bool:
-    """Compare fn with metrics.negative_positive_coupling and explain the first difference found."""
+    """Compare fn with metrics.nt_xent_coupling and explain the first difference found."""
     gen = torch.Generator().manual_seed(4)
     b, tau = 6, 0.2
     a1 = torch.randn(b, 5, generator=gen, dtype=torch.float64)  # (B, 5)
@@ -632,13 +646,12 @@ def check_coupling(fn) -> bool:
     got = torch.as_tensor(got, dtype=torch.float64).flatten()
     sim = two_view_logits(a1, a2, 1.0)  # (2B, 2B) cosines
     twin_ = twin_index(b, torch.device("cpu"))
-    expected = M.negative_positive_coupling(sim.clone().fill_diagonal_(-math.inf), temperature=tau,
-                                            positive_index=twin_)
+    expected = M.nt_xent_coupling(a1, a2, temperature=tau)  # (2B,)
     if got.shape != expected.shape:
         print(f"Not yet: expected one q per anchor of the stacked batch, shape ({2 * b},), got {tuple(got.shape)}.")
         return False
     if torch.allclose(got, expected, atol=1e-8):
-        print(f"Check passed: your q matches metrics.negative_positive_coupling (mean {expected.mean():.4f}"
+        print(f"Check passed: your q matches metrics.nt_xent_coupling (mean {expected.mean():.4f}"
               f" for B = {b}, τ = {tau}).")
         return True
     raw = torch.cat([a1, a2]) @ torch.cat([a1, a2]).T  # (2B, 2B) unnormalised dot products
@@ -848,15 +861,16 @@ check_enqueue(my_enqueue)
 # %% [markdown]
 # ## Summary
 #
-# - The batch size sets the number of negatives ($2B-2$ per anchor in NT-Xent) and with it the ceiling
+# - The batch size sets the number of negatives ($2B-2$ per anchor in NT-Xent) and with it the chance level
 #   $\log(2B-1)$ of the loss and the size of the InfoNCE gradient: each anchor's gradient is scaled by
 #   its coupling $q_a = 1 - P(\text{positive})$, small when the batch is small and the positive easy.
 #   The decoupled loss removes that factor; whether it helped on this toy is in the printed verdict.
 # - A MoCo queue gives $K$ negatives at any batch size, at the cost of stale keys and without the extra
 #   positives of a bigger batch. Gradient accumulation gives neither: it trains a small-batch loss.
 # - The exact full-batch loss needs no $N \times N$ matrix: the tiled loss gives the same value and
-#   gradient in $O(N D)$ memory (measured: tens of MiB at $N = 4096$, where the dense peak grows as
-#   $N^2$ and passes 700 MiB), and GradCache does the same for the encoder's activations.
+#   gradient in $O(N D)$ memory (section 6 measured both: the dense peak holds about three
+#   $(2N, 2N)$ float32 matrices and grows as $N^2$, the tiled one grows as $N$), and GradCache does the
+#   same for the encoder's activations.
 #
 # ## Further reading
 #

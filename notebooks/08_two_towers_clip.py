@@ -39,8 +39,8 @@
 # **Prerequisites.** `00_start_here` (InfoNCE as a cross-entropy), `02_temperature` (what τ does,
 # section 4 on CLIP's learnable τ), `03_hypersphere_geometry` (anisotropy: embeddings in a cone).
 #
-# **Expected run time.** Fast mode (`CONTRASTLAB_FAST=1`, what CI runs): about 20 s on a laptop CPU,
-# kernel start included (one seed, short runs). Full mode: about 2 minutes (three seeds, longer runs).
+# **Expected run time.** Fast mode (`CONTRASTLAB_FAST=1`, what CI runs): about 15–20 s on a laptop CPU,
+# kernel start included (one seed, short runs). Full mode: about 1–2 minutes (three seeds, longer runs).
 # No downloads.
 
 # %% [markdown]
@@ -91,8 +91,8 @@ print(f"contrastlab {contrastlab.__version__}, device {device}, fast mode {FAST}
 #   + \frac1N\sum_j \Big(\log\sum_i e^{L_{ij}} - L_{jj}\Big)\Big].$$
 #
 # Each half is in-batch InfoNCE, so each has the chance level $\log N$. `TT.tower_pair` makes two
-# plain 3-layer MLP towers (no BatchNorm: section 6 needs towers that are fixed functions when
-# frozen) and `TT.clip_method` puts them in the package's `clip` set-up, with CLIP's learnable
+# plain 3-layer MLP towers (no BatchNorm, so that each embedding depends on its own input alone) and
+# `TT.clip_method` puts them in the package's `clip` set-up, with CLIP's learnable
 # $t$ starting at $1/0.07$. We train on 1500 pairs and test on 500 held-out ones.
 
 # %%
@@ -149,19 +149,19 @@ viz.similarity_figure(za[:12], zb[:12], loss="clip", temperature=run.last()["tem
 # similar than the model expects, the derivative is negative, gradient descent raises $t$ and τ
 # falls; it stops where the softmax is calibrated (Exercise 3 checks the formula against autograd).
 #
-# **A trap.** `fit` gives every parameter the same learning rate, and Adam moves each parameter by
-# roughly the learning rate per step, whatever its gradient's size. So $\log t$ moves by about
-# $10^{-3}$ a step at lr $= 10^{-3}$, and in a few hundred steps τ hardly changes (notebook 02 used
-# lr $= 10^{-2}$ for this reason). `TT.LogitScale` stores $w = \log t / m$: each Adam step on $\log t$
-# is then $m$ times larger, the same as giving the scale its own learning rate $m \cdot$lr. Below:
-# the run of section 1 ($m = 1$) against faster scales.
+# **A trap.** Adam moves each parameter by roughly its learning rate per step, whatever the size of
+# its gradient. With the towers' learning rate, $\log t$ moves by about $10^{-3}$ a step at
+# lr $= 10^{-3}$, and in a few hundred steps τ hardly changes (notebook 02 used lr $= 10^{-2}$ for
+# this reason). The `clip` set-up therefore gives the scale its own learning rate, `scale_lr` $= m$
+# times the towers' (and, as in CLIP, no weight decay); `TT.clip_method(..., scale_lr=m)` passes it on.
+# Below: the run of section 1 ($m = 1$) against faster scales.
 
 # %%
 multipliers = (1, 100) if FAST else (1, 10, 100)
 scale_runs = {1: run}  # section 1's run has m = 1
 for m in multipliers[1:]:
     towers = TT.tower_pair(pairs, seed=0)  # the same initial towers as section 1
-    scale_runs[m] = contrastlab.fit(train, TT.clip_method(*towers, scale_lr_multiplier=m), steps=STEPS, batch_size=256,
+    scale_runs[m] = contrastlab.fit(train, TT.clip_method(*towers, scale_lr=m), steps=STEPS, batch_size=256,
                                     eval_every=10, metrics=("top1", "modality_gap"), seed=0, progress=False)
 fig = go.Figure()
 for m, h in scale_runs.items():
@@ -516,10 +516,10 @@ print(f"Verdict: {word} — embedding shift: closing the gap changes the loss by
 # modality a alone, using views that redraw the nuisance (`TT.modality_views`): it learns to ignore
 # it. Then only **200 pairs** train the two towers, in three ways (LiT's names): **uu** both from
 # scratch, **Uu** the pretrained tower fine-tuned, **Lu** the pretrained tower locked
-# (`lock_a=True`). We test on 1000 held-out pairs: top-1 retrieval among 200 (as many candidates as
-# the training pairs, whose top-1 is printed too), and **zero-shot**
-# classification of the 20 clusters with one "prompt" per class, tower b's embedding of the class's mean
-# b-input (`TT.class_prompts`); tower a never sees a label.
+# (`lock_a=True`: no gradient, and the tower stays in eval mode). We test on 1000 held-out pairs:
+# top-1 retrieval among 200 (as many candidates as the training pairs, whose top-1 is printed too), and
+# **zero-shot** classification of the 20 clusters with one "prompt" per class, tower b's embedding of
+# the class's mean b-input (`TT.class_prompts`); tower a never sees a label.
 
 # %%
 LIT_STEPS = 150 if FAST else 300
@@ -557,7 +557,7 @@ fig = go.Figure([go.Bar(x=lit_mean.index, y=lit_mean[c], name=n) for c, n in (
     ("train_retrieval", "top-1 among the 200 training pairs"), ("retrieval", "top-1 among 200 held-out pairs"),
     ("zero_shot", "zero-shot accuracy, 20 classes"))])
 fig.update_layout(title=f"LiT on the toy: 200 pairs, three ways to get tower a ({len(SEEDS)} seed(s))",
-                  yaxis_title="held-out accuracy", barmode="group", template="plotly_white", height=380)
+                  yaxis_title="accuracy", barmode="group", template="plotly_white", height=380)
 fig
 
 # %%
@@ -600,9 +600,10 @@ print(f"Verdict: {word} — LiT: zero-shot accuracy {lit_mean.zero_shot[names[2]
 # **The claim** (Yuksekgonul et al. 2023, *When and why vision-language models behave like
 # bags-of-words, and what to do about it?*, arXiv:2210.01936). CLIP-style models often cannot tell
 # "the horse is eating the grass" from "the grass is eating the horse", or which attribute belongs
-# to which object: on their attribution test they are near chance. The reason: retrieval among random
-# in-batch captions almost never needs the order or the binding, because the *words* already
-# identify the pair. Adding hard negatives that swap them (NegCLIP) fixes much of it.
+# to which object: on their attribute and relation tests they score not far above chance (50%). The
+# reason, they argue: retrieval among random in-batch captions almost never needs the order or the
+# binding, because the *words* already identify the pair. Adding hard negatives that swap them
+# (NegCLIP) fixes much of it.
 #
 # **The toy** (`TT.compositional_pairs`). An "image" shows two different objects out of 10, each with
 # one of 10 attributes ("a red cube and a blue ball"), in a random left/right order, through a fixed
@@ -676,19 +677,21 @@ print(f"Verdict: {word} — binding: plain CLIP picks its own caption over the s
 # held-out test asks about compositions that are mostly new, so the model has to bind, not
 # memorise; a longer run (`NEG_STEPS`) binds better.
 #
-# **Question.** Train on `full_train` instead of `ctrain` (the swap partners kept), or with 6 objects
-# and 6 attributes. What do you expect of plain CLIP's binding accuracy, and why?
+# **Question.** Train plain CLIP on `full_train` instead of `ctrain` (the swap partners kept), first with
+# 10 objects and 10 attributes, then with 6 and 6. What do you expect of its binding accuracy, and why?
 #
 # <details>
 # <summary>Answer (click to reveal)</summary>
 #
-# It rises. With the partners kept, the printed rate says how many anchors meet their swap in a batch:
-# for those, telling the two captions apart needs the binding, a weak but real training signal that
-# grows with the number of steps. With 6 objects and 6 attributes there are far fewer compositions
-# (C(6, 2)·6·5 = 450 against C(10, 2)·10·9 = 4050), so the rate is much higher and plain CLIP learns
-# to bind almost as well as NegCLIP. Yuksekgonul et al.'s point is that web-scale image–caption data
-# is like the filtered toy: the contrasting caption is almost never in the batch, unless you put it
-# there.
+# It rises: a little with 10 and 10, a lot with 6 and 6. With the partners kept, the printed rate says
+# how many anchors meet their swap in a batch: for those, telling the two captions apart needs the
+# binding, a weak but real training signal. With 6 objects and 6 attributes there are far fewer
+# compositions (C(6, 2)·6·5 = 450 against C(10, 2)·10·9 = 4050), so many more training pairs are
+# some other pair's swap (`TT.swap_partner_rate(full_train)` rises from a few percent to tens of percent)
+# and plain CLIP learns to bind about as well as NegCLIP (copy the training cell, pass `full_train` to
+# `fit` and `n_objects=6, n_attributes=6` to `compositional_pairs`, and check). Yuksekgonul et al.'s
+# point is that web-scale image–caption data is like the filtered toy: the contrasting caption is almost
+# never in the batch, unless you put it there.
 #
 # </details>
 

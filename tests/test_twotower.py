@@ -136,42 +136,24 @@ def test_towers_are_seeded_without_batchnorm_and_on_the_data_device(device):
 
 # ---------------------------------------------------------------------------------- logit scale
 
-def test_logit_scale_starts_caps_and_reports_temperature():
-    scale = TT.LogitScale(1 / 0.07, lr_multiplier=30)
-    assert float(scale().detach()) == pytest.approx(1 / 0.07, rel=1e-6)
-    assert scale.temperature == pytest.approx(0.07, rel=1e-6)
-    with torch.no_grad():
-        scale.w.fill_(10.0)  # far beyond the cap
-    assert float(scale().detach()) == pytest.approx(100.0, rel=1e-6)
-    assert scale.temperature == pytest.approx(0.01, rel=1e-6)
-    with pytest.raises(ValueError, match="lr_multiplier"):
-        TT.LogitScale(lr_multiplier=0.0)
-    with pytest.raises(ValueError, match="init_scale must be <= max_scale"):
-        TT.LogitScale(200.0)
-
-
-def test_logit_scale_multiplier_equals_a_larger_adam_learning_rate():
-    """Adam's step ignores the gradient's size, so w = log t / m at lr moves log t like lr * m would."""
-    a, b = randn(32, 8, seed=10), randn(32, 8, seed=11)
-    b = a + 0.5 * b
-    ours, reference = TT.LogitScale(1 / 0.07, lr_multiplier=20), losses.LearnableLogitScale(1 / 0.07)
-    opt_ours = torch.optim.Adam(ours.parameters(), lr=1e-3, eps=1e-12)
-    opt_ref = torch.optim.Adam(reference.parameters(), lr=2e-2, eps=1e-12)
-    for _ in range(10):
-        for scale, opt in ((ours, opt_ours), (reference, opt_ref)):
-            opt.zero_grad()
-            losses.clip_loss(a, b, logit_scale=scale()).backward()
-            opt.step()
-    assert ours.temperature == pytest.approx(reference.temperature, rel=1e-4)
-    assert ours.temperature < 0.07 * math.exp(-0.15)  # it moved: about 0.02 in log t per step
+def test_clip_method_learns_the_scale_at_its_own_learning_rate_without_weight_decay():
+    method = TT.clip_method(TT.tower(4, seed=0), TT.tower(3, seed=1), init_temperature=0.1, scale_lr=30)
+    groups = method.param_groups(1e-3, 1e-2)
+    scale_group = next(g for g in groups if any(p is method.scale.log_scale for p in g["params"]))
+    assert scale_group["lr"] == pytest.approx(3e-2) and scale_group["weight_decay"] == 0.0
+    assert len(scale_group["params"]) == 1
+    assert all(g["lr"] == pytest.approx(1e-3) for g in groups if g is not scale_group)
+    with pytest.raises(ValueError, match="scale_lr"):
+        TT.clip_method(TT.tower(4, seed=0), TT.tower(3, seed=1), scale_lr=0.0)
 
 
 def test_clip_method_options():
     tower_a, tower_b = TT.tower(4, seed=0), TT.tower(3, seed=1)
     fixed = TT.clip_method(tower_a, tower_b, temperature=0.05)
     assert isinstance(fixed, CLIP) and fixed.temperature() == pytest.approx(0.05)
-    learned = TT.clip_method(tower_a, tower_b, init_temperature=0.1, scale_lr_multiplier=5)
-    assert isinstance(learned.scale, TT.LogitScale) and learned.temperature() == pytest.approx(0.1)
+    learned = TT.clip_method(tower_a, tower_b, init_temperature=0.1, scale_lr=5)
+    assert isinstance(learned.scale, losses.LearnableLogitScale) and learned.temperature() == pytest.approx(0.1)
+    assert learned.scale_lr == 5.0
     locked = TT.clip_method(TT.tower(4, seed=2), tower_b, lock_a=True)
     assert not any(p.requires_grad for p in locked.encoder.parameters())
     assert all(p.requires_grad for p in locked.encoder_b.parameters())
@@ -184,7 +166,7 @@ def test_a_faster_scale_moves_the_temperature_further_under_fit():
     pairs = D.paired_modalities(300, seed=0)
     ends = {}
     for m in (1, 30):
-        method = TT.clip_method(*TT.tower_pair(pairs, seed=0), scale_lr_multiplier=m)
+        method = TT.clip_method(*TT.tower_pair(pairs, seed=0), scale_lr=m)
         history = contrastlab.fit(pairs, method, steps=20, batch_size=64, eval_every=0, metrics=("top1",),
                                   seed=0, progress=False)
         ends[m] = abs(math.log(history.last()["temperature"] / 0.07))  # how far log τ moved

@@ -1,4 +1,4 @@
-r"""Two towers (CLIP-style): the modality gap, a faster learnable scale, locked towers, swapped negatives.
+r"""Two towers (CLIP-style): the modality gap, locked towers, swapped negatives.
 
 Helpers for lesson 08, on top of ``losses.clip_loss`` and the ``clip`` set-up in ``methods``:
 
@@ -8,8 +8,8 @@ Helpers for lesson 08, on top of ``losses.clip_loss`` and the ``clip`` set-up in
   embedding-shift probe of the loss landscape;
 - ``procrustes``, ``rotate_output``, ``amend_gap``: their "amended" initialisation, which rotates one
   tower's output so that the two cones coincide before training;
-- ``LogitScale``, ``clip_method``: CLIP's learnable scale with its own effective learning rate
-  (``lr_multiplier``), since ``fit`` gives every parameter the same one;
+- ``clip_method``: the ``clip`` set-up on two given towers, with a fixed or a learned temperature
+  (its own learning rate, ``scale_lr``), a locked tower a, or swapped hard negatives;
 - ``NuisancePairs``, ``add_nuisance``, ``NoisyModality``, ``modality_views``: a modality a with
   irrelevant variation, and one modality on its own with views that redraw it, to pretrain a tower
   without pairs (the "good tower" that LiT locks);
@@ -30,7 +30,6 @@ vision-language models behave like bags-of-words", arXiv:2210.01936).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -48,7 +47,7 @@ from .models import Encoder, mlp
 
 __all__ = [
     "tower", "tower_pair", "modality_gap", "gap_vector", "shift_embeddings", "procrustes", "rotate_output",
-    "amend_gap", "LogitScale", "clip_method", "NuisancePairs", "add_nuisance", "NoisyModality", "modality_views",
+    "amend_gap", "clip_method", "NuisancePairs", "add_nuisance", "NoisyModality", "modality_views",
     "class_prompts",
     "zero_shot_accuracy", "CompositionalPairs", "compositional_pairs", "swap_attributes",
     "drop_swap_partners", "swap_partner_rate",
@@ -200,61 +199,30 @@ def amend_gap(tower_a: nn.Module, tower_b: nn.Module, a: Tensor, b: Tensor) -> t
     return before, after
 
 
-# ----------------------------------------------------------------------------- learnable logit scale
-
-class LogitScale(nn.Module):
-    r"""CLIP's learnable logit scale :math:`t = e^{m w}`, capped at ``max_scale``, with an lr multiplier m.
-
-    ``losses.LearnableLogitScale`` stores :math:`\log t` itself, so under ``fit`` it moves with the
-    encoders' learning rate: with Adam at lr = 1e-3, :math:`\log t` moves by about 1e-3 a step and τ
-    hardly changes in a few hundred steps. Storing :math:`w = \log t / m` instead makes each Adam step
-    on :math:`\log t` m times larger (Adam's step does not depend on the gradient's scale), the same
-    as giving the scale its own learning rate m·lr. m = 1 is ``LearnableLogitScale``.
-    """
-
-    def __init__(self, init_scale: float = 1 / 0.07, max_scale: float = 100.0, lr_multiplier: float = 1.0):
-        super().__init__()
-        init_scale = float(check.positive_number("init_scale", init_scale))
-        self.max_scale = float(check.positive_number("max_scale", max_scale))
-        self.lr_multiplier = float(check.positive_number("lr_multiplier", lr_multiplier))
-        if init_scale > self.max_scale:
-            raise ValueError(f"init_scale must be <= max_scale={self.max_scale}, got {init_scale}")
-        self.w = nn.Parameter(torch.tensor(math.log(init_scale) / self.lr_multiplier))
-
-    def forward(self) -> Tensor:
-        with torch.no_grad():
-            self.w.clamp_(max=math.log(self.max_scale) / self.lr_multiplier)
-        return (self.lr_multiplier * self.w).exp()
-
-    @property
-    def temperature(self) -> float:
-        return math.exp(-min(self.lr_multiplier * float(self.w.detach()), math.log(self.max_scale)))
-
-    def extra_repr(self) -> str:
-        return f"scale={1 / self.temperature:.4g}, max_scale={self.max_scale:g}, lr_multiplier={self.lr_multiplier:g}"
-
+# ------------------------------------------------------------------------------- the clip set-up
 
 def clip_method(tower_a: nn.Module, tower_b: nn.Module, *, temperature: float | None = None,
-                init_temperature: float = 0.07, scale_lr_multiplier: float = 1.0, lock_a: bool = False,
+                init_temperature: float = 0.07, scale_lr: float = 1.0, lock_a: bool = False,
                 negatives: Callable[[Tensor], Tensor] | None = None) -> CLIP:
     """The ``clip`` set-up of ``methods`` on two given towers, ready for ``fit(data, method)``.
 
     Args:
         tower_a, tower_b: the towers of modality a (``data.x``) and b (``data.b``).
-        temperature: a fixed τ (logit scale 1/τ); None learns it, starting at ``init_temperature``,
-            with a ``LogitScale`` whose learning rate is ``scale_lr_multiplier`` times the towers'.
-        lock_a: freeze tower a (LiT).
+        temperature: a fixed τ (logit scale 1/τ); None learns the scale (``LearnableLogitScale``,
+            capped at 100), starting at 1 / ``init_temperature``.
+        scale_lr: the learned scale's learning rate as a multiple of the towers' (``CLIP``'s
+            ``scale_lr``; the scale also gets no weight decay). Under Adam, ``log t`` moves by about
+            lr a step, so at lr = 1e-3 τ hardly changes in a few hundred steps unless this is 10-100.
+        lock_a: freeze tower a (LiT); it stays in eval mode.
         negatives: a function of tower b's input batch giving hard-negative inputs for tower b (such
             as ``swap_attributes``); with it the set-up is ``NegCLIP``.
     """
     if temperature is not None:
         temperature = float(check.positive_number("temperature", temperature))
     init_temperature = float(check.positive_number("init_temperature", init_temperature))
-    options = dict(encoder_b=tower_b, logit_scale=None if temperature is None else 1 / temperature, lock_a=lock_a)
-    method = CLIP(tower_a, **options) if negatives is None else NegCLIP(tower_a, negatives=negatives, **options)
-    if temperature is None:
-        method.scale = LogitScale(1 / init_temperature, lr_multiplier=scale_lr_multiplier)
-    return method
+    options = dict(encoder_b=tower_b, logit_scale=None if temperature is None else 1 / temperature,
+                   init_scale=1 / init_temperature, scale_lr=scale_lr, lock_a=lock_a)
+    return CLIP(tower_a, **options) if negatives is None else NegCLIP(tower_a, negatives=negatives, **options)
 
 
 # ------------------------------------------------------------------------- one modality, for LiT
