@@ -20,7 +20,8 @@
 # notebook measures the geometry of a real pretrained encoder, all-MiniLM-L6-v2, against the simplest
 # baseline (the average of its word-piece vectors), then trains a tiny BERT with **SimCSE**, the
 # contrastive recipe whose only augmentation is dropout, and tests SimCSE's central claim: take
-# dropout away and the method stops working.
+# dropout away and the method stops working. We measure what "stops working" means here: does the
+# ranking of sentence pairs get worse, do the embeddings themselves collapse, or both?
 #
 # **Learning goals.** You will be able to
 #
@@ -31,7 +32,8 @@
 # - score an encoder the STS way: the Spearman correlation between cosine similarity and human scores,
 #   next to alignment and uniformity;
 # - build a BERT from a `BertConfig`, train it with unsupervised SimCSE (two dropout passes are the
-#   positive pair) and test what happens when dropout is switched off;
+#   positive pair) and measure what happens when dropout is switched off (STS score, effective rank,
+#   anisotropy, uniformity);
 # - draw a UMAP of sentence embeddings coloured by topic and explore nearest neighbours live.
 #
 # **Prerequisites.** Notebook 00 (InfoNCE as a cross-entropy) and notebook 03 (alignment, uniformity,
@@ -130,8 +132,9 @@ print(f"sentence embeddings: corpus {tuple(z_bank.shape)}, pairs {tuple(z_a.shap
 #
 # near 0 when the embeddings point every which way, near 1 when they crowd into a narrow cone. Alignment
 # is measured on the pairs scored 4 or more (near-paraphrases), uniformity on all the pair sentences, as
-# SimCSE's Section 5 does on STS-B; the **STS score** is the Spearman correlation between the cosine of
-# each pair and its human score (the next section looks at it closely).
+# the SimCSE paper does on STS-B (its positives are the pairs scored above 4); the **STS score** is the
+# Spearman correlation between the cosine of each pair and its human score (the next section looks at it
+# closely).
 
 # %%
 w_bank = sentences.wordpiece_average(minilm, tokenizer, bank)  # (N, 384) mean of input word-piece vectors
@@ -171,6 +174,7 @@ for col, (bz, a, b) in enumerate(((z_bank, z_a, z_b), (w_bank, w_a, w_b)), start
 fig.update_layout(barmode="overlay", template="plotly_white", height=360,
                   title="Cosine similarity of random sentence pairs and of near-paraphrases")
 fig.update_xaxes(title_text="cosine similarity", range=[-0.3, 1.0])
+fig.update_yaxes(title_text="probability density", col=1)
 fig.show()
 
 # %% [markdown]
@@ -185,19 +189,21 @@ fig.show()
 # expected from its contrastive training, which pushes different sentences apart; SimCSE argues that
 # contrastive learning does exactly this to an anisotropic space (Gao et al. 2021, Section 5).
 #
-# **Question.** The word-piece averages have *better* (lower) alignment than MiniLM in the table, yet a
-# worse STS score. How can being closer on the near-paraphrases not help?
+# **Question.** The word-piece averages' alignment is close to MiniLM's in the table (only a little
+# higher, i.e. worse), yet their STS score is clearly worse and even unrelated sentences sit at a cosine
+# near their anisotropy. Where does their good-looking alignment come from, and why does it not help?
 #
 # <details>
 # <summary>Answer (click to reveal)</summary>
 #
-# Alignment only looks at positives. In a narrow cone *everything* is close, paraphrases and unrelated
-# sentences alike, so a small alignment says little; uniformity shows the other half (the word-piece
-# averages' value is far closer to 0, the collapsed end). What matters for retrieval and STS is whether
-# positives are closer *than* non-positives, which is why alignment and uniformity are read together
-# (notebook 03), and why the histograms above matter more than either number: MiniLM separates the green
-# from the blue far better. Exercise 3 removes the cone from the word-piece averages and watches the
-# alignment get worse while the STS score barely moves.
+# From the cone. Alignment only looks at positives. In a narrow cone *everything* is close, paraphrases
+# and unrelated sentences alike, so a small alignment says little; uniformity shows the other half (the
+# word-piece averages' value is far closer to 0, the collapsed end). What matters for retrieval and STS
+# is whether positives are closer *than* non-positives, which is why alignment and uniformity are read
+# together (notebook 03), and why the histograms above matter more than either number: MiniLM separates
+# the green from the blue far better. Exercise 3 removes the cone from the word-piece averages and
+# watches the alignment get much worse while the STS score barely moves: the cone was what made it look
+# good.
 #
 # </details>
 
@@ -277,8 +283,8 @@ fig = make_subplots(rows=1, cols=2, subplot_titles=[f"{name.split(' (')[0]}: top
 for col, z in enumerate((z_bank, w_bank), start=1):
     topic_map(fig, projection.project(z, "umap", seed=0, on_wait=lambda message: None), col)
 fig.update_layout(title=f"UMAP of {len(bank)} sentence embeddings, coloured by topic", template="plotly_white", height=420)
-fig.update_xaxes(showticklabels=False)
-fig.update_yaxes(showticklabels=False)
+fig.update_xaxes(showticklabels=False, title_text="UMAP 1")
+fig.update_yaxes(showticklabels=False, title_text="UMAP 2")
 fig.show()
 
 # %% [markdown]
@@ -400,11 +406,13 @@ all_close = sts_scores >= 4
 
 
 def sts_scores_of(encoder):
-    """STS Spearman, alignment (pairs scored >= 4) and uniformity of an encoder, on all 301 pairs."""
+    """STS Spearman and alignment (pairs scored >= 4) on all 301 pairs, and how spread out the 602 pair
+    sentences are: uniformity, anisotropy and the effective rank of the centred embeddings (at most H)."""
     a, b = sentences.embed(encoder, a_ids, a_mask), sentences.embed(encoder, b_ids, b_mask)  # (301, H) each
-    near = all_close.to(a.device)
+    both, near = torch.cat([a, b]), all_close.to(a.device)  # (602, H) every pair sentence
     return dict(sts=sentences.sts_spearman(a, b, sts_scores), alignment=metrics.alignment(a[near], b[near]),
-                uniformity=metrics.uniformity(torch.cat([a, b])))
+                uniformity=metrics.uniformity(both), anisotropy=metrics.anisotropy(both),
+                rank=metrics.effective_rank(both, center=True))
 
 # %% [markdown]
 # Why dropout, and why not zero? With dropout off, the two passes are *identical*: every positive cosine
@@ -454,11 +462,20 @@ for p in (0.2, 0.0):
 # from the same random initial weights with dropout $p = 0.2$ and with $p = 0$, for 100 steps and 2 seeds
 # in fast mode (200 steps, 3 seeds and also $p = 0.1$ and $0.3$ in full mode). The best rate depends on
 # the model, so the verdict uses one fixed rate, $p = 0.2$, and the full run prints the others beside it.
-# Each run reports the STS score on all 301 pairs, alignment and uniformity.
+# Each run reports the STS score on all 301 pairs and alignment, and three measures of how spread out
+# the 602 pair sentences are: uniformity, anisotropy, and the **effective rank** of the centred
+# embeddings (Roy & Vetterli 2007; the exponential of the entropy of the normalised singular values:
+# 64 if they use all 64 directions equally, 1 if they lie on a line).
 # Two reference points: the untrained encoder, and plain **word overlap** (the Jaccard index of the
 # two sentences' word sets), which needs no learning at all.
 #
-# The verdict **agrees** if dropout beats no dropout on the STS score for every seed.
+# The claim has two parts, and the verdict checks both. (1) *Dropout views work, and removing dropout
+# loses that*: dropout beats no dropout on the STS score. (2) *Removing dropout "leads to a
+# representation collapse"*: read geometrically, the no-dropout embeddings should crowd together. We
+# call them collapsed if their effective rank is below half that of the dropout runs, or their
+# anisotropy (mean cosine) is above 0.5. The verdict **agrees** if dropout wins on every seed and the
+# no-dropout embeddings collapse; **partly agrees** if dropout wins (on every seed, or on average) but
+# nothing collapses; **disagrees** otherwise.
 
 # %%
 P_DROPOUT = 0.2
@@ -477,14 +494,17 @@ overlap_rho = float(spearmanr(jaccard, sts_scores.numpy()).statistic)
 # %%
 final = {key: records[-1] for key, records in runs.items()}
 mean = lambda p, key: np.mean([final[p, s][key] for s in SEEDS])  # over seeds
-start = {key: np.mean([runs[0.0, s][0][key] for s in SEEDS]) for key in ("sts", "uniformity")}  # step 0
-print(f"{'dropout p':>9} {'STS ρ (per seed)':>24} {'mean':>6} {'alignment':>9} {'uniformity':>10} {'last loss':>9}")
+KEYS = ("alignment", "uniformity", "anisotropy", "rank")  # the columns after the STS score
+start = {key: np.mean([runs[0.0, s][0][key] for s in SEEDS]) for key in ("sts", *KEYS)}  # step 0, untrained
+print(f"{'dropout p':>9} {'STS ρ (per seed)':>24} {'mean':>6} {'alignment':>9} {'uniformity':>10} {'anisotropy':>10} "
+      f"{'eff. rank':>9} {'last loss':>9}")
 for p in RATES:
     per_seed = " ".join(f"{final[p, s]['sts']:.3f}" for s in SEEDS)
-    print(f"{p:9.1f} {per_seed:>24} {mean(p, 'sts'):6.3f} "
-          f"{mean(p, 'alignment'):9.3f} {mean(p, 'uniformity'):10.3f} {mean(p, 'loss'):9.4f}")
-print(f"untrained tiny BERT: STS ρ {start['sts']:.3f}, uniformity {start['uniformity']:.3f}; STS ρ of word overlap "
-      f"(Jaccard) {overlap_rho:.3f}\nchange of STS ρ from the untrained encoder: "
+    print(f"{p:9.1f} {per_seed:>24} {mean(p, 'sts'):6.3f} {mean(p, 'alignment'):9.3f} {mean(p, 'uniformity'):10.3f} "
+          f"{mean(p, 'anisotropy'):10.3f} {mean(p, 'rank'):9.1f} {mean(p, 'loss'):9.4f}")
+print(f"{'untrained':>9} {'':>24} {start['sts']:6.3f} {start['alignment']:9.3f} {start['uniformity']:10.3f} "
+      f"{start['anisotropy']:10.3f} {start['rank']:9.1f}")
+print(f"STS ρ of word overlap (Jaccard) {overlap_rho:.3f}; change of STS ρ from the untrained encoder: "
       + ", ".join(f"p = {p}: {mean(p, 'sts') - start['sts']:+.3f}" for p in RATES))
 
 # %%
@@ -506,38 +526,51 @@ viz.alignment_uniformity_figure(au, color="sts", text="label", title="After SimC
 # %%
 gaps = [final[P_DROPOUT, s]["sts"] - final[0.0, s]["sts"] for s in SEEDS]
 align_gaps = [final[P_DROPOUT, s]["alignment"] - final[0.0, s]["alignment"] for s in SEEDS]
-with_p, without = (np.mean([final[p, s]["sts"] for s in SEEDS]) for p in (P_DROPOUT, 0.0))
-verdict = "agrees" if all(g > 0 for g in gaps) else ("partly agrees" if np.mean(gaps) > 0 else "disagrees")
-print(f"Verdict: {verdict} — with dropout views (p = {P_DROPOUT}) the tiny BERT reaches STS ρ = {with_p:.3f} "
-      f"against {without:.3f} without dropout (identical views), mean of {len(SEEDS)} seeds; dropout is better on "
-      f"{sum(g > 0 for g in gaps)} of {len(SEEDS)} seeds (gaps {', '.join(f'{g:+.3f}' for g in gaps)}) and its "
-      f"alignment is lower (better) on {sum(g < 0 for g in align_gaps)} of {len(SEEDS)}")
+collapsed = mean(0.0, "rank") < 0.5 * mean(P_DROPOUT, "rank") or mean(0.0, "anisotropy") > 0.5
+works = all(g > 0 for g in gaps)
+verdict = ("agrees" if works and collapsed else "partly agrees" if works or np.mean(gaps) > 0 else "disagrees")
+measured = ((f"effective rank (at most {TINY['hidden']})", "rank", 1), ("anisotropy", "anisotropy", 2),
+            ("uniformity", "uniformity", 2))  # (name, key, decimals): is the p = 0 geometry collapsed?
+geometry = ", ".join(f"{name} {mean(0.0, key):.{d}f} (p = {P_DROPOUT}: {mean(P_DROPOUT, key):.{d}f}, "
+                     f"untrained {start[key]:.{d}f})" for name, key, d in measured)
+print(f"Verdict: {verdict} — dropout views {'work' if np.mean(gaps) > 0 else 'do not help'}: STS ρ = "
+      f"{mean(P_DROPOUT, 'sts'):.3f} with p = {P_DROPOUT} against {mean(0.0, 'sts'):.3f} without dropout (mean of "
+      f"{len(SEEDS)} seeds; dropout better on {sum(g > 0 for g in gaps)} of {len(SEEDS)}, gaps "
+      f"{', '.join(f'{g:+.3f}' for g in gaps)}; alignment better on {sum(g < 0 for g in align_gaps)} of {len(SEEDS)}), "
+      f"{'and' if collapsed else 'but'} the no-dropout embeddings {'collapse' if collapsed else 'do not collapse'}: "
+      f"{geometry}")
 
 # %% [markdown]
-# Read the numbers with their limits. Compare every arm with the two reference lines printed under the
-# table: the untrained encoder and plain word overlap. 600 sentences cannot teach a tiny network much
-# meaning (SimCSE starts from a BERT pretrained on billions of words), so what the toy isolates is the
-# *difference* that the dropout noise makes, not a good sentence encoder. In this toy, what collapses
-# without dropout is the quality, not the points: the uniformity column shows that the $p = 0$
-# embeddings stay spread out.
+# Read the numbers with their limits. Compare every arm with the two reference points printed with the
+# table: the untrained encoder (its row) and plain word overlap. 600 sentences cannot teach a tiny
+# network much meaning (SimCSE starts from a BERT pretrained on billions of words), so what the toy
+# isolates is the *difference* that the dropout noise makes, not a good sentence encoder.
 #
-# **Question.** In the training curves, every run's STS score first dips, then climbs back. What happens
-# in the first steps, and what is missing afterwards without dropout? (Use the untrained uniformity, the
+# What does "collapse" mean, then? The verdict line gives the measured answer for this toy: compare the
+# $p = 0$ row's effective rank and anisotropy with the dropout rows and with the untrained encoder (a
+# real collapse would show an effective rank far below the others, or an anisotropy near 1, as in the
+# untrained encoder's cone). The paper's own evidence is of the same kind as our STS and alignment
+# columns: in its Figure 2, uniformity improves for every variant during training, while without
+# dropout the alignment of positive pairs degrades. The sentences stay spread out; what is lost is
+# which of them belong together.
+#
+# **Question.** In the training curves, the STS score first dips, then climbs. What happens in the first
+# steps, and what is missing afterwards without dropout? (Use the untrained row of the table, the
 # last-loss column and the gradient cell above.)
 #
 # <details>
 # <summary>Answer (click to reveal)</summary>
 #
-# The untrained tiny BERT puts every sentence in a narrow cone (its uniformity is close to 0, the
-# collapsed end); the only structure in it is the word overlap carried by the random word vectors. The
-# first steps of every arm are dominated by the negatives, which spread the cone fast and scramble that
-# fragile structure. Whatever rebuilds structure afterwards has to come from the positive term. Without
-# dropout it is a constant (the gradient cell), the only pressure left is to keep sentences apart, and
-# the STS score just drifts back to about where it began. With dropout the positive term asks for the
-# same vector when random units are missing: a pressure to rely on many redundant features (the words a
-# sentence shares with others among them) rather than a few fragile ones, and these runs climb past their
-# start. Both losses end near 0 (last-loss column): on 600 sentences the task soon becomes easy, one
-# reason the gains stay modest.
+# The untrained tiny BERT puts every sentence in a narrow cone (its anisotropy is close to 1 and its
+# uniformity close to 0, the collapsed end); the only structure in it is the word overlap carried by the
+# random word vectors. The first steps of every arm are dominated by the negatives, which spread the
+# cone fast and scramble that fragile structure. Whatever rebuilds structure afterwards has to come from
+# the positive term. Without dropout it is a constant (the gradient cell), the only pressure left is to
+# keep sentences apart, and the STS score just drifts back to about where it began. With dropout the
+# positive term asks for the same vector when random units are missing: a pressure to rely on many
+# redundant features (the words a sentence shares with others among them) rather than a few fragile
+# ones, and these runs climb past their start. Both losses end near 0 (last-loss column): on 600
+# sentences the task soon becomes easy, one reason the gains stay modest.
 #
 # </details>
 
@@ -761,7 +794,8 @@ check_centre(centre)
 #   together: in a cone alignment looks good because everything is close.
 # - Unsupervised SimCSE uses two dropout passes of the same sentence as the positive pair. With dropout
 #   off the positive term has no gradient and the loss can only spread sentences apart; the verdict above
-#   says whether the toy reproduces the paper's claim that this hurts.
+#   says whether the toy reproduces the paper's claim that this hurts, and measures (effective rank,
+#   anisotropy, uniformity) whether the no-dropout embeddings actually collapse or only lose quality.
 #
 # ## Further reading
 #
