@@ -3,8 +3,8 @@
 For each ``notebooks/NN_*.ipynb`` from 01 on: Run All Cells must leave no traceback, no stderr and
 no widget that failed to render; the page must show a Plotly figure, a live widget and the
 notebook's computed ``Verdict:`` line; and moving the first slider one step (or, without a slider,
-picking another option of the first dropdown) must change what is on screen (a figure's data or
-title, or a widget's text) while the kernel stays alive. nbclient (tests/notebooks) checks the
+picking another option of the first dropdown, or else ticking the first checkbox) must change what
+is on screen (a figure's data or title, or a widget's text) while the kernel stays alive. nbclient (tests/notebooks) checks the
 numbers; this checks that the widgets work in the browser.
 """
 
@@ -66,7 +66,9 @@ def test_lesson_runs_and_its_widget_responds(notebook, page, jupyter_server, scr
     lab.wait_for_text(page, ".jp-OutputArea-output", lambda text: "Verdict:" in text, timeout=10)
     sliders = page.locator(".widget-slider .noUi-handle")
     dropdowns = page.locator(".widget-dropdown select")
-    assert sliders.count() + dropdowns.count() > 0, "no slider or dropdown: the notebook has no live widget"
+    checkboxes = page.locator(".widget-checkbox input[type=checkbox]")
+    assert sliders.count() + dropdowns.count() + checkboxes.count() > 0, (
+        "no slider, dropdown or checkbox: the notebook has no live widget")
 
     before = _settled(page)
     if sliders.count():
@@ -76,11 +78,15 @@ def test_lesson_runs_and_its_widget_responds(notebook, page, jupyter_server, scr
         if not _changed(page, before, timeout=20):  # at the right end already: step back instead
             handle.press("ArrowLeft")
             handle.press("ArrowLeft")
-    else:
+    elif dropdowns.count():
         select = dropdowns.first
         select.scroll_into_view_if_needed()
         options = select.locator("option").all_text_contents()
         current = select.evaluate("s => s.options[s.selectedIndex].text")
         select.select_option(label=next(o for o in options if o != current))
+    else:
+        box = checkboxes.first
+        box.scroll_into_view_if_needed()
+        box.click()
     assert _changed(page, before, timeout=30), "moving the widget changed nothing on screen"
     assert lab.output_errors(page) == []
