@@ -60,6 +60,7 @@ from contrastlab import bounds, viz
 from contrastlab.losses import clip_loss, info_nce, nt_xent
 from contrastlab.losses.core import positive_nll
 from contrastlab.widgets import Debouncer
+from contrastlab.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
@@ -467,13 +468,8 @@ def check_nt_xent(fn) -> bool:
     a = torch.randn(12, 8, generator=g).to(device)  # (12, 8)
     b = 2.0 * (a + 0.7 * torch.randn(12, 8, generator=g).to(device))  # (12, 8) not unit length on purpose
     expected = nt_xent(a, b, temperature=t).item()
-    try:
-        got = fn(a, b, temperature=t)
-    except Exception as error:  # report it, the learner fixes it
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if got is None:
-        print("Not done yet: my_nt_xent returns None. Fill in its body (a solution is below).")
+    done, got = attempt(fn, a, b, temperature=t, name="my_nt_xent")
+    if not done:
         return False
     got = torch.as_tensor(got)
     if got.numel() != 1:
@@ -612,13 +608,8 @@ def check_mi_estimate(fn) -> bool:
     """Compare fn with contrastlab.bounds.mi_lower_bound and explain the first difference found."""
     for loss, n in ((2.1, 256), (0.0, 64), (4.0, 64), (0.35, 4096)):
         expected = bounds.mi_lower_bound(loss, n)
-        try:
-            got = fn(loss, n)
-        except Exception as error:  # report it, the learner fixes it
-            print(f"Not yet: your function raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print("Not done yet: mi_estimate returns None. Fill in its body (a solution is below).")
+        done, got = attempt(fn, loss, n, name="mi_estimate")
+        if not done:
             return False
         got = float(got)
         if math.isclose(got, expected, abs_tol=1e-9):

@@ -59,6 +59,7 @@ import contrastlab
 from contrastlab import data, losses, metrics
 from contrastlab import temperature as temp
 from contrastlab.widgets import TemperatureExplorer
+from contrastlab.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
@@ -386,13 +387,8 @@ def check_relative_penalty(fn) -> bool:
     F.cross_entropy(s / tau, torch.arange(32), reduction="sum").backward()
     grad = s.grad.clone().fill_diagonal_(0)  # (32, 32) the push on each negative, P_ij / tau
     expected = grad / grad.sum(1, keepdim=True)
-    try:
-        got = fn(s.detach(), tau)
-    except Exception as error:  # report it, the learner fixes it
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if got is None:
-        print("Not done yet: your function returns None. Fill in its body (a solution is below).")
+    done, got = attempt(fn, s.detach(), tau)
+    if not done:
         return False
     got = torch.as_tensor(got).detach().double().cpu()
     if got.shape != expected.shape:
@@ -455,13 +451,8 @@ def half_weight_temperature(similarity_row: torch.Tensor, positive_index: int = 
 # %%
 def check_half_weight(fn) -> bool:
     row = sim[anchor]  # (256,) anchor 0: its positive is column 0
-    try:
-        got = fn(row, positive_index=anchor)
-    except Exception as error:  # report it, the learner fixes it
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if got is None:
-        print("Not done yet: your function returns None. Fill in its body (a solution is below).")
+    done, got = attempt(fn, row, positive_index=anchor)
+    if not done:
         return False
     got = float(got)
     if not got > 0:
@@ -538,13 +529,8 @@ def check_triplet_limit(fn) -> bool:
                 "summed over the anchors instead of taking the mean": lambda tau: float(gap.clamp_min(0).sum() / tau)}
     rows = []
     for tau in (0.1, 0.03, 0.01, 0.003):
-        try:
-            got = fn(s, tau)
-        except Exception as error:  # report it, the learner fixes it
-            print(f"Not yet: your function raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print("Not done yet: your function returns None. Fill in its body (a solution is below).")
+        done, got = attempt(fn, s, tau)
+        if not done:
             return False
         rows.append((tau, float(losses.info_nce(q, k, temperature=tau)), float(got), float(gap.clamp_min(0).mean() / tau)))
     if not all(math.isclose(got, ref, rel_tol=1e-4, abs_tol=1e-6) for _, _, got, ref in rows):

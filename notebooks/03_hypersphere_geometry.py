@@ -63,6 +63,7 @@ import contrastlab
 from contrastlab import geometry, metrics, viz
 from contrastlab.data import vmf_mixture
 from contrastlab.methods import build_method
+from contrastlab.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
@@ -483,13 +484,8 @@ def check_uniformity(fn) -> bool:
     """Compare fn with metrics.uniformity on a batch that is not unit-norm, and explain a difference."""
     z = 3.0 * torch.randn(200, 5, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     expected = metrics.uniformity(z, t=2.0)
-    try:
-        got = fn(z, t=2.0)
-    except Exception as error:  # reported, not raised: the learner fixes it
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if got is None:
-        print("Not done yet: my_uniformity returns None. Fill in its body (a solution is below).")
+    done, got = attempt(fn, z, t=2.0, name="my_uniformity")
+    if not done:
         return False
     got = float(torch.as_tensor(got))
     if math.isclose(got, expected, abs_tol=1e-6):
@@ -552,13 +548,8 @@ def two_ends(n: int, d: int, generator: torch.Generator) -> tuple[torch.Tensor, 
 # %%
 def check_two_ends(fn) -> bool:
     """Test fn at a few (n, d), comparing with the closed-form uniformity of the uniform sphere."""
-    try:
-        result = fn(3000, 3, torch.Generator().manual_seed(5))
-    except Exception as error:
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if result is None:
-        print("Not done yet: two_ends returns None. Fill in its body (a solution is below).")
+    done, result = attempt(fn, 3000, 3, torch.Generator().manual_seed(5), name="two_ends")
+    if not done:
         return False
     collapsed, uniform = result
     if collapsed.shape != (3000, 3) or uniform.shape != (3000, 3):
@@ -631,13 +622,8 @@ def check_alignment(fn) -> bool:
     x = 2.0 * torch.randn(300, 8, generator=gen, dtype=torch.float64)  # (300, 8), not unit-norm on purpose
     y = x + 1.5 * torch.randn(300, 8, generator=gen, dtype=torch.float64)  # (300, 8) noisy positives
     expected = metrics.alignment(x, y)
-    try:
-        got = fn(x, y)
-    except Exception as error:
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if got is None:
-        print("Not done yet: my_alignment returns None. Fill in its body (a solution is below).")
+    done, got = attempt(fn, x, y, name="my_alignment")
+    if not done:
         return False
     got = float(torch.as_tensor(got))
     if math.isclose(got, expected, abs_tol=1e-6):

@@ -62,6 +62,7 @@ from plotly.subplots import make_subplots
 from contrastlab import data as D, losses as L, metrics as M, negatives as NEG, samplers, viz
 from contrastlab.train import fit
 from contrastlab.widgets import HardNegativeExplorer
+from contrastlab.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
@@ -484,13 +485,8 @@ def check_importance_weights(fn) -> bool:
             keep = torch.ones(48, dtype=torch.bool)
             keep[i] = keep[twin[i]] = False  # neither the anchor itself nor its positive
             s_neg, s_pos = sims[i, keep], sims[i, twin[i]]  # (46,), ()
-            try:
-                w = fn(s_neg, tau, beta)
-            except Exception as error:  # report it, the learner fixes it
-                print(f"Not yet: your function raised {type(error).__name__}: {error}")
-                return False
-            if w is None:
-                print("Not done yet: importance_weights returns None. Fill in its body (a solution is below).")
+            done, w = attempt(fn, s_neg, tau, beta, name="importance_weights")
+            if not done:
                 return False
             w = torch.as_tensor(w, dtype=torch.float64)
             if w.shape != s_neg.shape:
@@ -661,13 +657,8 @@ def check_mix_two(fn) -> bool:
     for trial in range(5):
         a, b = 2.0 * torch.randn(16, generator=g), 0.5 * torch.randn(16, generator=g)  # (16,), not unit length
         alpha = float(torch.rand(1, generator=g))
-        try:
-            h = fn(a, b, alpha)
-        except Exception as error:
-            print(f"Not yet: your function raised {type(error).__name__}: {error}")
-            return False
-        if h is None:
-            print("Not done yet: mix_two returns None. Fill in its body (a solution is below).")
+        done, h = attempt(fn, a, b, alpha, name="mix_two")
+        if not done:
             return False
         h = torch.as_tensor(h, dtype=torch.float32).flatten()
         if not math.isclose(h.norm().item(), 1.0, abs_tol=1e-5):

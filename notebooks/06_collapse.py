@@ -68,6 +68,7 @@ import contrastlab.losses as L
 import contrastlab.metrics as M
 from contrastlab import collapse, widgets
 from contrastlab.train import fit
+from contrastlab.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
@@ -609,13 +610,8 @@ def check_collapse_std(fn) -> bool:
     gen = torch.Generator().manual_seed(2)
     z = 3.0 * torch.randn(64, 16, generator=gen) + 1.0  # (64, 16), not unit rows on purpose
     expected = M.collapse_std(z)
-    try:
-        got = fn(z)
-    except Exception as error:  # report it, the learner fixes it
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if got is None:
-        print("Not done yet: your function returns None. Fill in its body (a solution is below).")
+    done, got = attempt(fn, z)
+    if not done:
         return False
     got = torch.as_tensor(got)
     if got.numel() != 1:
@@ -679,13 +675,8 @@ def check_effective_rank(fn) -> bool:
     gen = torch.Generator().manual_seed(4)
     z = torch.randn(200, 4, generator=gen) @ torch.randn(4, 12, generator=gen) + 0.5  # (200, 12) rank <= 5
     expected = M.effective_rank(z)
-    try:
-        got = fn(z)
-    except Exception as error:  # report it, the learner fixes it
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if got is None:
-        print("Not done yet: your function returns None. Fill in its body (a solution is below).")
+    done, got = attempt(fn, z)
+    if not done:
         return False
     got = float(got)
     if math.isclose(got, expected, rel_tol=1e-4):
@@ -746,13 +737,8 @@ def check_simsiam_loss(fn) -> bool:
     gen = torch.Generator().manual_seed(6)
     p1, p2, z1, z2 = (torch.randn(16, 8, generator=gen).requires_grad_() for _ in range(4))
     expected = float((L.negative_cosine(p1, z2) + L.negative_cosine(p2, z1)).detach() / 2)
-    try:
-        loss = fn(p1, p2, z1, z2)
-    except Exception as error:  # report it, the learner fixes it
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if loss is None:
-        print("Not done yet: your function returns None. Fill in its body (a solution is below).")
+    done, loss = attempt(fn, p1, p2, z1, z2)
+    if not done:
         return False
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         print("Not yet: return a scalar tensor (so that it can be backpropagated).")

@@ -67,6 +67,7 @@ from contrastlab.models import mlp
 from contrastlab.samplers import MoCoQueue
 from contrastlab.train import fit
 from contrastlab.widgets import Debouncer
+from contrastlab.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
@@ -635,13 +636,8 @@ def check_coupling(fn) -> bool:
     b, tau = 6, 0.2
     a1 = torch.randn(b, 5, generator=gen, dtype=torch.float64)  # (B, 5)
     a2 = a1 + 0.5 * torch.randn(b, 5, generator=gen, dtype=torch.float64)  # (B, 5) related views
-    try:
-        got = fn(a1, a2, tau)
-    except Exception as error:  # report it, the learner fixes it
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if got is None:
-        print("Not done yet: your function returns None. Fill in its body (a solution is below).")
+    done, got = attempt(fn, a1, a2, tau)
+    if not done:
         return False
     got = torch.as_tensor(got, dtype=torch.float64).flatten()
     sim = two_view_logits(a1, a2, 1.0)  # (2B, 2B) cosines
@@ -809,13 +805,8 @@ def check_enqueue(fn) -> bool:
     for step, b in enumerate((2, 2, 3, 1)):
         keys = torch.randn(b, 3, generator=gen)  # (b, 3)
         before = mine.clone()
-        try:
-            out = fn(mine, ptr, keys)
-        except Exception as error:  # report it, the learner fixes it
-            print(f"Not yet: your function raised {type(error).__name__}: {error}")
-            return False
-        if out is None:
-            print("Not done yet: your function returns None. Fill in its body (a solution is below).")
+        done, out = attempt(fn, mine, ptr, keys)
+        if not done:
             return False
         if not torch.equal(mine, before):
             print("Not yet: your function modified the queue it was given; work on a copy (queue.clone()).")

@@ -66,6 +66,7 @@ import contrastlab
 from contrastlab import data, losses, metrics, projection, viz
 from contrastlab import twotower as TT
 from contrastlab.widgets import Debouncer
+from contrastlab.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
@@ -719,13 +720,8 @@ def check_clip_loss(fn) -> bool:
     y = (x + 0.8 * torch.randn(24, 8, generator=generator).to(device)) * 2.0  # (24, 8), not unit length
     t = 7.0
     expected = losses.clip_loss(x, y, logit_scale=t).item()
-    try:
-        got = fn(x, y, t)
-    except Exception as error:  # report it, the learner fixes it
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if got is None:
-        print("Not done yet: your function returns None. Fill in its body (a solution is below).")
+    done, got = attempt(fn, x, y, t)
+    if not done:
         return False
     got = torch.as_tensor(got)
     if got.numel() != 1:
@@ -865,13 +861,8 @@ def check_log_scale_gradient(fn) -> bool:
         log_t = torch.tensor(math.log(t), dtype=torch.float64, device=device, requires_grad=True)
         losses.clip_loss(uu, vv, logit_scale=log_t.exp()).backward()
         expected = float(log_t.grad)
-        try:
-            got = fn(uu, vv, t)
-        except Exception as error:  # report it, the learner fixes it
-            print(f"Not yet: your function raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print("Not done yet: your function returns None. Fill in its body (a solution is below).")
+        done, got = attempt(fn, uu, vv, t)
+        if not done:
             return False
         got = float(got)
         if math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-9):

@@ -67,6 +67,7 @@ from scipy.stats import spearmanr
 import contrastlab
 from contrastlab import metrics, projection, sentences, viz
 from contrastlab.data.text import load_sentences, load_sts_pairs, simple_tokenize
+from contrastlab.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
@@ -666,13 +667,8 @@ def check_simcse_loss(fn) -> bool:
     h = 2.0 * torch.randn(16, 8, generator=g, dtype=torch.float64)  # (16, 8), not unit length on purpose
     h_plus = h + 0.8 * torch.randn(16, 8, generator=g, dtype=torch.float64)  # (16, 8) a noisy second pass
     expected = float(sentences.simcse_loss(h, h_plus, temperature=0.05))
-    try:
-        got = fn(h.clone(), h_plus.clone(), temperature=0.05)
-    except Exception as error:
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if got is None:
-        print("Not done yet: my_simcse_loss returns None. Fill in its body (a solution is below).")
+    done, got = attempt(fn, h.clone(), h_plus.clone(), temperature=0.05, name="my_simcse_loss")
+    if not done:
         return False
     got = float(torch.as_tensor(got))
     if math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-8):

@@ -64,6 +64,7 @@ from contrastlab import classgeometry as CG, data as D, losses as L, metrics as 
 from contrastlab.methods import build_method
 from contrastlab.samplers import MPerClassSampler
 from contrastlab.train import fit
+from contrastlab.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
@@ -519,13 +520,8 @@ def check_positives_per_anchor(fn) -> bool:
     for labels, v in ((torch.tensor([0, 0, 1, 2, 2, 2]), 2), (torch.tensor([3, 1, 3, 3, 0]), 3),
                       (torch.tensor([4, 4, 7]), 1)):
         expected = CG.positives_per_anchor(labels, n_views=v)
-        try:
-            got = fn(labels, v)
-        except Exception as error:  # report it, the learner fixes it
-            print(f"Not yet: your function raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print("Not done yet: your function returns None. Fill in its body (a solution is below).")
+        done, got = attempt(fn, labels, v)
+        if not done:
             return False
         got = torch.as_tensor(got).reshape(-1).long()
         if got.shape != expected.shape:
@@ -586,13 +582,8 @@ def check_class_mean_cosines(fn) -> bool:
     labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 2])  # (10,) unequal classes
     z = torch.randn(10, 4, generator=gen) * torch.linspace(0.2, 5, 10)[:, None] + 0.3  # rows of very different norms
     expected = CG.class_mean_geometry(z, labels).cosines.float()
-    try:
-        got = fn(z, labels)
-    except Exception as error:  # report it, the learner fixes it
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if got is None:
-        print("Not done yet: your function returns None. Fill in its body (a solution is below).")
+    done, got = attempt(fn, z, labels)
+    if not done:
         return False
     got = torch.as_tensor(got).float()
     if got.shape != (3, 3):
@@ -657,13 +648,8 @@ def check_supcon(fn) -> bool:
     features = torch.randn(9, 2, 5, generator=gen)  # (9, 2, 5) two views of 9 samples
     labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 0, 1])
     expected = L.supcon(features, labels, temperature=tau).item()
-    try:
-        got = fn(features, labels, temperature=tau)
-    except Exception as error:  # report it, the learner fixes it
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if got is None:
-        print("Not done yet: your function returns None. Fill in its body (a solution is below).")
+    done, got = attempt(fn, features, labels, temperature=tau)
+    if not done:
         return False
     got = float(torch.as_tensor(got).reshape(-1)[0]) if torch.as_tensor(got).numel() == 1 else None
     if got is None:

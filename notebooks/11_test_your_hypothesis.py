@@ -67,6 +67,7 @@ import contrastlab
 import contrastlab.sweep  # contrastlab.sweep(config) runs a sweep; the module also validates, expands, compares
 from contrastlab import data as D, metrics as M
 from contrastlab.widgets import Debouncer
+from contrastlab.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
@@ -534,13 +535,8 @@ def check_bootstrap_interval(fn) -> bool:
 
     mine = None
     for x in (np.asarray(d, dtype=float), np.random.default_rng(1).normal(0.02, 0.03, 12)):
-        try:
-            got = fn(x, 10_000, 0)
-        except Exception as error:  # report it, the learner fixes it
-            print(f"Not yet: your function raised {type(error).__name__}: {error}")
-            return False
-        if got is None:
-            print("Not done yet: bootstrap_interval returns None. Fill in its body (a solution is below).")
+        done, got = attempt(fn, x, 10_000, 0, name="bootstrap_interval")
+        if not done:
             return False
         try:
             low, high = (float(v) for v in got)
@@ -610,13 +606,8 @@ def check_best_tau_gain(fn) -> bool:
     """Compare fn with the reference on the sweep's final evaluations and explain the first difference."""
     best = finals.groupby(["seed", BETA]).knn.max().unstack(BETA)  # (seeds, betas)
     expected = best[1.0] - best[0.0]
-    try:
-        got = fn(finals.copy())
-    except Exception as error:
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if got is None:
-        print("Not done yet: best_tau_gain returns None. Fill in its body (a solution is below).")
+    done, got = attempt(fn, finals.copy(), name="best_tau_gain")
+    if not done:
         return False
     if np.ndim(got) == 0:
         print("Not yet: return one difference per seed (a Series indexed by seed), not one number: "
@@ -687,13 +678,8 @@ def variant_overrides() -> list[str]:
 # %%
 def check_variant(fn) -> bool:
     """Validate the overrides, count the runs reused from OUT, run the rest and apply the rule."""
-    try:
-        overrides = fn()
-    except Exception as error:
-        print(f"Not yet: your function raised {type(error).__name__}: {error}")
-        return False
-    if overrides is None:
-        print("Not done yet: variant_overrides returns None. Fill in its body (a solution is below).")
+    done, overrides = attempt(fn, name="variant_overrides")
+    if not done:
         return False
     try:
         planned = contrastlab.sweep.expand(contrastlab.sweep.apply_overrides(CONFIG, list(overrides)))
@@ -708,8 +694,8 @@ def check_variant(fn) -> bool:
     if temps != [0.1, 1.0]:
         print(f"Not yet: keep it tiny, two temperatures ('loss.temperature=[0.1,1.0]'); yours are {temps}.")
         return False
-    done = {p.stem for p in (OUT / "runs").glob("*.csv")}
-    reused = sum(r["run_id"] in done for r in planned)
+    finished = {p.stem for p in (OUT / "runs").glob("*.csv")}
+    reused = sum(r["run_id"] in finished for r in planned)
     if reused == 0:
         print("Not yet: none of these runs is in OUT, so nothing is reused. Start from OVERRIDES "
               "(OVERRIDES + [...]) so that the β = 0 runs resolve to the same config, hence the same ids.")

@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 # Imported on first use: they pull in plotly, ipywidgets, umap-learn or pandas.
 _LAZY = ("viz", "widgets", "projection", "sweep", "cli", "bounds", "geometry", "negatives", "temperature", "filtering",
-         "collapse", "memory", "twotower", "sentences", "classgeometry")
+         "collapse", "memory", "twotower", "sentences", "classgeometry", "exercises")
 
 __all__ = ["data", "losses", "methods", "metrics", "models", "samplers", "train", "fit", "default_device",
            "__version__", *_LAZY]
