@@ -42,14 +42,6 @@ __all__ = ["ClassMeanGeometry", "class_mean_geometry", "simplex_cosine", "imbala
            "unconstrained_features"]
 
 
-def _integer(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
 def _number(name: str, value: object, *, low: float, low_open: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
@@ -64,7 +56,7 @@ def simplex_cosine(k: int) -> float:
     K unit vectors with equal pairwise cosines c sum to a vector of squared norm K + K(K-1)c >= 0, so
     c >= -1/(K-1), with equality exactly when they sum to zero (Graf et al. 2021; Papyan et al. 2020).
     """
-    k = _integer("k", k, 2)
+    k = check.integer("k", k, 2)
     return -1.0 / (k - 1)
 
 
@@ -189,8 +181,8 @@ def imbalanced_indices(labels: Tensor, ratio: float, *, minority: object, min_co
     if not isinstance(labels, Tensor) or labels.ndim != 1 or labels.is_floating_point():
         raise ValueError(f"labels must be a 1-d integer tensor, got {labels!r:.80}")
     ratio = _number("ratio", ratio, low=1.0)
-    min_count = _integer("min_count", min_count, 1)
-    seed = _integer("seed", seed, 0)
+    min_count = check.integer("min_count", min_count, 1)
+    seed = check.integer("seed", seed, 0)
     minority = torch.as_tensor(minority).reshape(-1).cpu()
     y = labels.cpu()
     present = torch.unique(y)
@@ -216,7 +208,7 @@ def positives_per_anchor(labels: Tensor, *, n_views: int = 2) -> Tensor:
     """
     if not isinstance(labels, Tensor) or labels.ndim != 1 or labels.is_floating_point() or len(labels) == 0:
         raise ValueError(f"labels must be a non-empty 1-d integer tensor, got {labels!r:.80}")
-    n_views = _integer("n_views", n_views, 1)
+    n_views = check.integer("n_views", n_views, 1)
     _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
     return (n_views * counts[inverse] - 1).repeat(n_views)
 
@@ -236,10 +228,10 @@ def expected_positives(batch_size: int, class_sizes: object, *, n_views: int = 2
     if len(sizes) == 0 or (sizes < 1).any():
         raise ValueError(f"class_sizes must be a non-empty list of counts >= 1, got {sizes.tolist()}")
     n = int(sizes.sum())
-    b = _integer("batch_size", batch_size, 1)
+    b = check.integer("batch_size", batch_size, 1)
     if b > n:
         raise ValueError(f"batch_size must be <= the {n} samples of class_sizes, got {b}")
-    v = _integer("n_views", n_views, 1)
+    v = check.integer("n_views", n_views, 1)
     same = float((sizes * (sizes - 1)).sum()) / (n * (n - 1)) if n > 1 else 0.0
     mean = (v - 1) + v * (b - 1) * same
 
@@ -265,7 +257,7 @@ def mlp_encoder(input_shape: tuple[int, ...], *, feature_dim: int = 64, out_dim:
     shape = tuple(input_shape)
     if not shape or any(not isinstance(s, Integral) or s < 1 for s in shape):
         raise ValueError(f"input_shape must be a tuple of positive ints (without the batch axis), got {input_shape!r}")
-    seed = _integer("seed", seed, 0)
+    seed = check.integer("seed", seed, 0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         backbone = nn.Sequential(nn.Flatten(), mlp(int(np.prod(shape)), hidden, feature_dim, n_layers=3))
@@ -311,7 +303,7 @@ def unconstrained_features(counts: object, *, loss: str = "supcon", dim: int = 1
     if loss == "supcon" and bool((sizes < 2).any()):
         raise ValueError(f"counts must be >= 2 for loss='supcon' (a class of one sample has no positive), "
                          f"got {sizes.tolist()}")
-    dim, steps, seed = _integer("dim", dim, 1), _integer("steps", steps, 1), _integer("seed", seed, 0)
+    dim, steps, seed = check.integer("dim", dim, 1), check.integer("steps", steps, 1), check.integer("seed", seed, 0)
     temperature = _number("temperature", temperature, low=0.0, low_open=True)
     lr = _number("lr", lr, low=0.0, low_open=True)
     weight_decay = _number("weight_decay", weight_decay, low=0.0)

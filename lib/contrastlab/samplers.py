@@ -25,7 +25,6 @@ import math
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 import torch
@@ -46,15 +45,6 @@ _QUERY_CHUNK = 1024  # rows of the (chunk, M) similarity matrix held at once by 
 
 # ----------------------------------------------------------------------------------------------
 # argument checks (the tensor checks come from contrastlab.losses._checks)
-
-def _integer(name: str, value: object, minimum: int) -> int:
-    """A Python or numpy integer (not a bool) >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
 
 def _boolean(name: str, value: object) -> bool:
     if not isinstance(value, bool):
@@ -89,12 +79,12 @@ class _EpochBatchSampler(Sampler[list[int]]):
 
     def __init__(self, seed: int) -> None:
         super().__init__()
-        self.seed = _integer("seed", seed, 0)
+        self.seed = check.integer("seed", seed, 0)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Select the shuffle of epoch ``epoch`` (reproducible: the same epoch gives the same batches)."""
-        self.epoch = _integer("epoch", epoch, 0)
+        self.epoch = check.integer("epoch", epoch, 0)
 
     def _rng(self) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.epoch])
@@ -128,8 +118,8 @@ class MPerClassSampler(_EpochBatchSampler):
                  seed: int = 0) -> None:
         super().__init__(seed)
         self.labels = _id_array("labels", labels)  # (N,)
-        self.m = _integer("m", m, 1)
-        self.batch_size = _integer("batch_size", batch_size, 1)
+        self.m = check.integer("m", m, 1)
+        self.batch_size = check.integer("batch_size", batch_size, 1)
         if self.batch_size % self.m:
             raise ValueError(f"batch_size must be a multiple of m, got batch_size={self.batch_size} and m={self.m} "
                              f"(remainder {self.batch_size % self.m})")
@@ -144,7 +134,7 @@ class MPerClassSampler(_EpochBatchSampler):
                 raise ValueError(f"the default num_batches = len(labels) // batch_size is 0 "
                                  f"({len(self.labels)} // {self.batch_size}); pass num_batches explicitly")
             num_batches = len(self.labels) // self.batch_size
-        self.num_batches = _integer("num_batches", num_batches, 1)
+        self.num_batches = check.integer("num_batches", num_batches, 1)
 
     def __len__(self) -> int:
         return self.num_batches
@@ -218,7 +208,7 @@ class NoDuplicatesSampler(_EpochBatchSampler):
     def __init__(self, group_ids: object, *, batch_size: int, drop_last: bool = True, seed: int = 0) -> None:
         super().__init__(seed)
         self.group_ids = _id_array("group_ids", group_ids)  # (N,)
-        self.batch_size = _integer("batch_size", batch_size, 1)
+        self.batch_size = check.integer("batch_size", batch_size, 1)
         self.drop_last = _boolean("drop_last", drop_last)
         n_groups = len(np.unique(self.group_ids))
         if self.drop_last and n_groups < self.batch_size:
@@ -343,13 +333,13 @@ def spherical_kmeans(embeddings: Tensor, n_clusters: int, *, iters: int = 20, in
     """
     check.embeddings("embeddings", embeddings)
     n = len(embeddings)
-    k = _integer("n_clusters", n_clusters, 1)
+    k = check.integer("n_clusters", n_clusters, 1)
     if k > n:
         raise ValueError(f"n_clusters must be <= the number of embeddings {n}, got {k}")
-    iters = _integer("iters", iters, 1)
+    iters = check.integer("iters", iters, 1)
     if init not in ("k-means++", "random"):
         raise ValueError(f"init must be 'k-means++' or 'random', got {init!r}")
-    gen = torch.Generator().manual_seed(_integer("seed", seed, 0))
+    gen = torch.Generator().manual_seed(check.integer("seed", seed, 0))
     with torch.no_grad():
         x = l2_normalize(embeddings.detach())  # (N, D)
         if init == "random":
@@ -405,9 +395,9 @@ class ClusterBatchSampler(_EpochBatchSampler):
     def __init__(self, embeddings: Tensor, *, batch_size: int, n_clusters: int | None = None, seed: int = 0,
                  iters: int = 20, init: str = "k-means++", drop_last: bool = False) -> None:
         super().__init__(seed)
-        self.batch_size = _integer("batch_size", batch_size, 1)
+        self.batch_size = check.integer("batch_size", batch_size, 1)
         self.drop_last = _boolean("drop_last", drop_last)
-        self.iters = _integer("iters", iters, 1)
+        self.iters = check.integer("iters", iters, 1)
         if init not in ("k-means++", "random"):
             raise ValueError(f"init must be 'k-means++' or 'random', got {init!r}")
         self.init = init
@@ -417,7 +407,7 @@ class ClusterBatchSampler(_EpochBatchSampler):
             raise ValueError(f"batch_size must be <= the number of embeddings {self.num_items} with "
                              f"drop_last=True (otherwise there is no batch), got {self.batch_size}")
         self.n_clusters = (max(1, self.num_items // self.batch_size) if n_clusters is None
-                           else _integer("n_clusters", n_clusters, 1))
+                           else check.integer("n_clusters", n_clusters, 1))
         if self.n_clusters > self.num_items:
             raise ValueError(f"n_clusters must be <= the number of embeddings {self.num_items}, got {self.n_clusters}")
         self.update(embeddings)
@@ -524,7 +514,7 @@ def mine_hard_negatives(query: Tensor, candidates: Tensor, *, k: int, ceiling: f
     (n, d), m = query.shape, len(candidates)
     if candidates.shape[1] != d:
         raise ValueError(f"candidates must have the query's dimension D = {d}, got shape {tuple(candidates.shape)}")
-    k = _integer("k", k, 1)
+    k = check.integer("k", k, 1)
     exclude_self = _boolean("exclude_self", exclude_self)
     in_batch = exclude_self and m == n
     available = m - 1 if in_batch else m
@@ -611,9 +601,9 @@ class MoCoQueue(nn.Module):
 
     def __init__(self, dim: int, size: int, *, seed: int = 0) -> None:
         super().__init__()
-        self.dim = _integer("dim", dim, 1)
-        self.size = _integer("size", size, 1)
-        gen = torch.Generator().manual_seed(_integer("seed", seed, 0))
+        self.dim = check.integer("dim", dim, 1)
+        self.size = check.integer("size", size, 1)
+        gen = torch.Generator().manual_seed(check.integer("seed", seed, 0))
         self.register_buffer("queue", l2_normalize(torch.randn(self.size, self.dim, generator=gen)))  # (S, D)
         self.register_buffer("queue_labels", torch.full((self.size,), -1, dtype=torch.long))  # (S,)
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))

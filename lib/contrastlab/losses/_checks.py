@@ -9,7 +9,7 @@ NaN loss from a non-finite input or a zero temperature.
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 
 import torch
 from torch import Tensor
@@ -49,6 +49,15 @@ def same_device(**tensors: Tensor) -> None:
 def batch_at_least(name: str, x: Tensor, minimum: int, why: str) -> None:
     if x.shape[0] < minimum:
         raise ValueError(f"{name} must have at least {minimum} rows ({why}), got shape {tuple(x.shape)}")
+
+
+def integer(name: str, value: object, minimum: int) -> int:
+    """A Python or numpy integer (not a bool) >= ``minimum``, as an int."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
 
 
 def _scalar(name: str, value: object) -> tuple[float, float | Tensor]:
