@@ -32,7 +32,7 @@ $(STAMP): $(PY) pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade "pip>=23.2"
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name contrastlab --display-name "Python (contrastlab)" >/dev/null
-	$(PY) -m contrastlab.projection --prime
+	$(PY) -m contrastlab.interactive.projection --prime
 	@touch $(STAMP)
 
 lab: $(STAMP)

@@ -1,9 +1,9 @@
-"""UMAP through contrastlab.projection.project against umap-learn's default, cold and warm.
+"""UMAP through contrastlab.interactive.projection.project against umap-learn's default, cold and warm.
 
     python benchmarks/bench_umap.py [--n 2000] [--dim 32] [--repeats 3]
 
 "Cold" is a fresh Python process: import, then the first projection (for project, numba's cache
-was primed at install: `python -m contrastlab.projection --prime`). "Warm" is a further call in the
+was primed at install: `python -m contrastlab.interactive.projection --prime`). "Warm" is a further call in the
 same process on new data of the same size (the content cache is bypassed). Each cold measurement
 runs in its own subprocess; the contenders alternate.
 """
@@ -23,7 +23,7 @@ started = time.perf_counter()
 import numpy as np
 x = np.random.default_rng({seed}).standard_normal(({n}, {dim})).astype(np.float32)
 if {ours}:
-    from contrastlab.projection import project
+    from contrastlab.interactive.projection import project
     run = lambda data: project(data, "umap", on_wait=lambda m: None)
 else:
     import umap

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from contrastlab import widgets
+from contrastlab.interactive import widgets
 
 LATENCY = Path(__file__).resolve().parents[1] / "build" / "benchmarks" / "widget_latency.json"
 

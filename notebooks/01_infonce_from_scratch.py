@@ -56,11 +56,12 @@ import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
 import contrastlab
-from contrastlab import bounds, viz
+from contrastlab.lessons import infonce_from_scratch as bounds
+from contrastlab.interactive import figures as viz
 from contrastlab.losses import clip_loss, info_nce, nt_xent
 from contrastlab.losses.core import positive_nll
-from contrastlab.widgets import Debouncer
-from contrastlab.exercises import attempt
+from contrastlab.interactive.widgets import Debouncer
+from contrastlab.lessons.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
@@ -593,7 +594,7 @@ check_negatives(negatives_per_anchor)
 #
 # A CPC-style run reports its one-directional InfoNCE loss $\mathcal L$ (in nats, like every loss in
 # `contrastlab.losses`) at batch size $N$. Write the mutual information it certifies,
-# $\log N - \mathcal L$, in nats. The check compares with `contrastlab.bounds.mi_lower_bound`, then
+# $\log N - \mathcal L$, in nats. The check compares with `contrastlab.lessons.infonce_from_scratch.mi_lower_bound`, then
 # applies your function to the losses of section 6.
 
 # %%
@@ -605,7 +606,7 @@ def mi_estimate(loss: float, batch_size: int) -> float:
 
 # %%
 def check_mi_estimate(fn) -> bool:
-    """Compare fn with contrastlab.bounds.mi_lower_bound and explain the first difference found."""
+    """Compare fn with contrastlab.lessons.infonce_from_scratch.mi_lower_bound and explain the first difference found."""
     for loss, n in ((2.1, 256), (0.0, 64), (4.0, 64), (0.35, 4096)):
         expected = bounds.mi_lower_bound(loss, n)
         done, got = attempt(fn, loss, n, name="mi_estimate")

@@ -43,7 +43,7 @@
 #
 # One import of the package, a seed, the device, and the fast mode that shrinks the sweeps. The
 # models here are tiny: on a CPU one thread runs them faster than several that compete for cores
-# (the measurement is in `contrastlab.sweep`'s docstring), so we ask for one.
+# (the measurement is in `contrastlab.sweeps`'s docstring), so we ask for one.
 
 # %%
 import math
@@ -57,9 +57,9 @@ from plotly.subplots import make_subplots
 
 import contrastlab
 from contrastlab import data, losses, metrics
-from contrastlab import temperature as temp
-from contrastlab.widgets import TemperatureExplorer
-from contrastlab.exercises import attempt
+from contrastlab.lessons import temperature as temp
+from contrastlab.interactive.widgets import TemperatureExplorer
+from contrastlab.lessons.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU

@@ -60,10 +60,12 @@ from plotly.subplots import make_subplots
 from scipy.stats import spearmanr
 
 import contrastlab
-from contrastlab import geometry, metrics, viz
+from contrastlab import metrics
+from contrastlab.lessons import hypersphere_geometry as geometry
+from contrastlab.interactive import figures as viz
 from contrastlab.data import vmf_mixture
 from contrastlab.methods import build_method
-from contrastlab.exercises import attempt
+from contrastlab.lessons.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
@@ -236,7 +238,7 @@ viz.training_curves(history3, metrics=("loss", "alignment", "uniformity", "knn_p
 # %% [markdown]
 # Scrub through the saved snapshots with the slider: the figure is updated in place, only the points
 # move. (To train other losses live, with your own τ and batch size, display
-# `contrastlab.widgets.TrainingDashboard()` and press Start.)
+# `contrastlab.interactive.widgets.TrainingDashboard()` and press Start.)
 
 # %%
 scrub = go.FigureWidget(viz.sphere_figure(snapshots[-1][2], snapshots[-1][3], title="after training"))

@@ -31,7 +31,7 @@
 #   kNN and linear-probe accuracy;
 # - mine the top-$k$ negatives below a similarity ceiling with `samplers.mine_hard_negatives`, and
 #   read the trade-off between false negatives and hardness;
-# - make synthetic hard negatives by mixing (MoCHi) with `contrastlab.negatives`, and build batches
+# - make synthetic hard negatives by mixing (MoCHi) with `contrastlab.lessons.hard_negatives`, and build batches
 #   from clusters (B3) with `samplers.ClusterBatchSampler`.
 #
 # **Prerequisites.** `00_start_here` (InfoNCE and NT-Xent as cross-entropies over similarities
@@ -59,10 +59,14 @@ import contrastlab
 import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
-from contrastlab import data as D, losses as L, metrics as M, negatives as NEG, samplers, viz
+from contrastlab import data as D, losses as L, metrics as M, samplers
+
+from contrastlab.lessons import hard_negatives as NEG
+
+from contrastlab.interactive import figures as viz
 from contrastlab.train import fit
-from contrastlab.widgets import HardNegativeExplorer
-from contrastlab.exercises import attempt
+from contrastlab.interactive.widgets import HardNegativeExplorer
+from contrastlab.lessons.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
@@ -165,7 +169,7 @@ fig
 #
 # ### Live: the weight on each negative
 #
-# The app below (`contrastlab.widgets.HardNegativeExplorer`) shows one anchor of a labelled batch
+# The app below (`contrastlab.interactive.widgets.HardNegativeExplorer`) shows one anchor of a labelled batch
 # (8 classes). Each bar is one negative, hardest first, with its share $\propto e^{(1+\beta)s_j/\tau}$;
 # red bars are false negatives. Move β, τ and τ⁺ and watch the losses; lower the ceiling and top-$k$
 # to see what the miner of section 4 keeps.
@@ -652,7 +656,7 @@ def mix_two(a: torch.Tensor, b: torch.Tensor, alpha: float) -> torch.Tensor:
 
 # %%
 def check_mix_two(fn) -> bool:
-    """On the sphere, between the parents, and equal to contrastlab.negatives.mix."""
+    """On the sphere, between the parents, and equal to contrastlab.lessons.hard_negatives.mix."""
     g = torch.Generator().manual_seed(4)
     for trial in range(5):
         a, b = 2.0 * torch.randn(16, generator=g), 0.5 * torch.randn(16, generator=g)  # (16,), not unit length

@@ -54,11 +54,12 @@ import torch.nn.functional as F
 import contrastlab.data as D
 import contrastlab.losses as L
 import contrastlab.metrics as M
-from contrastlab import filtering, widgets
+from contrastlab.lessons import false_negatives as filtering
+from contrastlab.interactive import widgets
 from contrastlab.losses.core import positive_nll, two_view_logits, twin_index
 from contrastlab.samplers import spherical_kmeans
 from contrastlab.train import fit
-from contrastlab.exercises import attempt
+from contrastlab.lessons.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU

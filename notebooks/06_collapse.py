@@ -66,9 +66,10 @@ import contrastlab
 import contrastlab.data as D
 import contrastlab.losses as L
 import contrastlab.metrics as M
-from contrastlab import collapse, widgets
+from contrastlab.lessons import collapse
+from contrastlab.interactive import widgets
 from contrastlab.train import fit
-from contrastlab.exercises import attempt
+from contrastlab.lessons.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU

@@ -33,7 +33,7 @@
 # - use a MoCo queue (`samplers.MoCoQueue`, the `"moco"` set-up) to get many negatives at a small batch;
 # - show that gradient accumulation does **not** add negatives, while the tiled loss (`impl="tiled"`)
 #   gives exactly the full-batch loss;
-# - measure the peak memory of the dense $N \times N$ loss and of the tiled loss (`contrastlab.memory`).
+# - measure the peak memory of the dense $N \times N$ loss and of the tiled loss (`contrastlab.lessons.batch_size_and_memory`).
 #
 # **Prerequisites.** `00_start_here` (InfoNCE and NT-Xent as cross-entropies over similarities
 # divided by a temperature $\tau$); autograd (`.backward()`, `torch.autograd.grad`).
@@ -60,14 +60,14 @@ import contrastlab
 import contrastlab.data as D
 import contrastlab.losses as L
 import contrastlab.metrics as M
-from contrastlab import memory
+from contrastlab.lessons import batch_size_and_memory as memory
 from contrastlab.losses.core import positive_nll, two_view_logits, two_view_masks, twin_index
 from contrastlab.methods import build_method
 from contrastlab.models import mlp
 from contrastlab.samplers import MoCoQueue
 from contrastlab.train import fit
-from contrastlab.widgets import Debouncer
-from contrastlab.exercises import attempt
+from contrastlab.interactive.widgets import Debouncer
+from contrastlab.lessons.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU

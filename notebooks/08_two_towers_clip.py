@@ -46,7 +46,7 @@
 # %% [markdown]
 # ## Setup
 #
-# The package (with `contrastlab.twotower`, the helpers of this lesson), a seed, the device, and the
+# The package (with `contrastlab.lessons.two_towers_clip`, the helpers of this lesson), a seed, the device, and the
 # fast mode that shrinks the runs. The towers are tiny, so on a CPU one thread is fastest.
 
 # %%
@@ -63,10 +63,12 @@ import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
 import contrastlab
-from contrastlab import data, losses, metrics, projection, viz
-from contrastlab import twotower as TT
-from contrastlab.widgets import Debouncer
-from contrastlab.exercises import attempt
+from contrastlab import data, losses, metrics
+from contrastlab.interactive import projection
+from contrastlab.interactive import figures as viz
+from contrastlab.lessons import two_towers_clip as TT
+from contrastlab.interactive.widgets import Debouncer
+from contrastlab.lessons.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU

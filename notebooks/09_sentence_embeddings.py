@@ -65,9 +65,12 @@ from plotly.subplots import make_subplots
 from scipy.stats import spearmanr
 
 import contrastlab
-from contrastlab import metrics, projection, sentences, viz
+from contrastlab import metrics
+from contrastlab.interactive import projection
+from contrastlab.lessons import sentence_embeddings as sentences
+from contrastlab.interactive import figures as viz
 from contrastlab.data.text import load_sentences, load_sts_pairs, simple_tokenize
-from contrastlab.exercises import attempt
+from contrastlab.lessons.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU

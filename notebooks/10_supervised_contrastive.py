@@ -60,11 +60,12 @@ import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
 import contrastlab
-from contrastlab import classgeometry as CG, data as D, losses as L, metrics as M
+from contrastlab import data as D, losses as L, metrics as M
+from contrastlab.lessons import supervised_contrastive as CG
 from contrastlab.methods import build_method
 from contrastlab.samplers import MPerClassSampler
 from contrastlab.train import fit
-from contrastlab.exercises import attempt
+from contrastlab.lessons.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU

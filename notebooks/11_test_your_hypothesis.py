@@ -20,7 +20,7 @@
 # helps DCL less than InfoNCE", ...). This notebook is a **template** for checking such a hunch in
 # minutes without fooling yourself: write the prediction and the rule that will judge it *before*
 # any run, pick a toy and a metric that can show an effect, run several seeds through
-# `contrastlab.sweep`, read the confidence intervals, and let the rule print the verdict. It is
+# `contrastlab.sweeps`, read the confidence intervals, and let the rule print the verdict. It is
 # worked on one example: *hard-negative reweighting makes the result less sensitive to τ.*
 #
 # **Learning goals.** You will be able to
@@ -28,9 +28,9 @@
 # - turn a hunch into a falsifiable prediction: a metric, a direction, and a decision rule written
 #   in code before looking at any result;
 # - check with a positive control that a toy and a metric can show an effect at all;
-# - run a multi-seed grid with `contrastlab.sweep` (a config dict, overrides, workers, resuming) and
+# - run a multi-seed grid with `contrastlab.sweeps` (a config dict, overrides, workers, resuming) and
 #   read its summary table, its 95% intervals and its figures;
-# - compute a paired confidence interval across seeds (by hand and with `contrastlab.sweep.compare`),
+# - compute a paired confidence interval across seeds (by hand and with `contrastlab.sweeps.compare`),
 #   and list what a toy result can and cannot say.
 #
 # **Prerequisites.** `02_temperature` (what τ does) and `04_hard_negatives` (the β reweighting);
@@ -64,10 +64,10 @@ import torch
 from scipy import stats
 
 import contrastlab
-import contrastlab.sweep  # contrastlab.sweep(config) runs a sweep; the module also validates, expands, compares
+import contrastlab.sweeps  # contrastlab.sweep(config) runs a sweep; contrastlab.sweeps also validates, expands, compares
 from contrastlab import data as D, metrics as M
-from contrastlab.widgets import Debouncer
-from contrastlab.exercises import attempt
+from contrastlab.interactive.widgets import Debouncer
+from contrastlab.lessons.exercises import attempt
 
 torch.manual_seed(0)
 device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
@@ -215,7 +215,7 @@ CONFIG = {
 FAST_OVERRIDES = ["seeds=4", "data.n=1000", "train.steps=40", "train.batch_size=128", "train.eval_every=20",
                   "train.eval_size=500", "loss.temperature=[0.1,0.5,1.0]"]
 OVERRIDES = FAST_OVERRIDES if FAST else []
-runs = contrastlab.sweep.expand(contrastlab.sweep.apply_overrides(CONFIG, OVERRIDES))  # validates everything
+runs = contrastlab.sweeps.expand(contrastlab.sweeps.apply_overrides(CONFIG, OVERRIDES))  # validates everything
 print(f"{len(runs)} runs, for example {runs[0]['params']} with seed {runs[0]['seed']} -> run id {runs[0]['run_id']}")
 
 # %% [markdown]
@@ -228,7 +228,7 @@ print(f"{len(runs)} runs, for example {runs[0]['params']} with seed {runs[0]['se
 # %%
 yaml_path = Path("..") / "examples" / "sweeps" / "hypothesis_hard_negatives.yaml"  # notebooks/ is the cwd
 if yaml_path.exists():
-    from_file = contrastlab.sweep.expand(contrastlab.sweep.apply_overrides(contrastlab.sweep.load_config(yaml_path),
+    from_file = contrastlab.sweeps.expand(contrastlab.sweeps.apply_overrides(contrastlab.sweeps.load_config(yaml_path),
                                                                            OVERRIDES))
     same = [r["run_id"] for r in from_file] == [r["run_id"] for r in runs]
     print(f"{yaml_path.name} gives {'the same' if same else 'DIFFERENT'} {len(from_file)} run ids")
@@ -272,14 +272,14 @@ print(f"workers {environment['workers']}, device {environment['device']}, cores 
 # a summary, the resolved config, the environment and an HTML report into the folder. The frame
 # carries what the report's functions need in `frame.attrs`: the swept options (`params`), the
 # resolved config with every default filled in (`config`) and the run folder (`folder`). So
-# `contrastlab.sweep.figures(frame)` draws the report's figures, in a dict keyed by what each shows:
+# `contrastlab.sweeps.figures(frame)` draws the report's figures, in a dict keyed by what each shows:
 # `(metric, option)` for a metric against a swept option, `"curves"` for the training curves.
 # Below: the training curves, mean over seeds.
 
 # %%
 PARAMS = frame.attrs["params"]  # the swept options: ['loss.temperature', 'loss.beta']
 TAU, BETA = PARAMS
-report_figures = contrastlab.sweep.figures(frame)
+report_figures = contrastlab.sweeps.figures(frame)
 print(list(report_figures))
 report_figures["curves"]
 
@@ -336,7 +336,7 @@ def seed_interval(metric="knn", n_seeds=len(SEEDS)):
 def seed_figure(metric="knn", n_seeds=len(SEEDS)):
     """The sweep's own figure of `metric` against τ, drawn from the first n_seeds seeds only."""
     keep = frame[frame.seed.isin(SEEDS[:n_seeds])]  # a selection keeps the frame's attrs
-    return contrastlab.sweep.figures(keep, metrics=[metric])[metric, TAU]
+    return contrastlab.sweeps.figures(keep, metrics=[metric])[metric, TAU]
 
 
 # %%
@@ -386,7 +386,7 @@ W.VBox([W.HBox([metric_box, seed_slider]), note, live])
 # The rule of section 1, unchanged: first the positive control, then the interval of $d$.
 #
 # The control is a difference between two grid points, paired by seed, and that is what
-# `contrastlab.sweep.compare(frame, baseline, metric)` computes for every grid point at once: the
+# `contrastlab.sweeps.compare(frame, baseline, metric)` computes for every grid point at once: the
 # point minus its baseline (the same point with the options in `baseline` changed), seed by seed,
 # with the Student-t interval of the mean. The spread is a statistic of its own, so $d$ stays ours.
 
@@ -394,7 +394,7 @@ W.VBox([W.HBox([metric_box, seed_slider]), note, live])
 def tau_control(frame):
     """(mean, low, high): kNN at the largest τ minus at the smallest, at β = 0, paired by seed."""
     taus = sorted(frame[TAU].unique())
-    table = contrastlab.sweep.compare(frame, baseline={TAU: taus[0]}, metric="knn")  # each τ vs the smallest
+    table = contrastlab.sweeps.compare(frame, baseline={TAU: taus[0]}, metric="knn")  # each τ vs the smallest
     row = table[(table[TAU] == taus[-1]) & (table[BETA] == 0.0)].iloc[0]
     return row["diff"], row["low"], row["high"]
 
@@ -413,7 +413,7 @@ print(f"spread of kNN across τ: {S[0.0].mean():.4f} at β = 0, {S[1.0].mean():.
       f"d = {d_mean:+.4f} [{d_low:+.4f}, {d_high:+.4f}] over {len(d)} seeds -> {word}")
 
 # %%
-beta_effect = contrastlab.sweep.compare(frame, baseline={BETA: 0.0}, metric="knn")  # β = 1 minus β = 0, per τ
+beta_effect = contrastlab.sweeps.compare(frame, baseline={BETA: 0.0}, metric="knn")  # β = 1 minus β = 0, per τ
 by_tau = finals.pivot_table(index="seed", columns=[BETA, TAU], values="knn")  # (seeds, betas x taus)
 by_hand = paired_interval(by_tau[1.0][taus[0]] - by_tau[0.0][taus[0]])  # section 1's formula, at the smallest τ
 first = beta_effect[beta_effect[TAU] == taus[0]].iloc[0]
@@ -682,8 +682,8 @@ def check_variant(fn) -> bool:
     if not done:
         return False
     try:
-        planned = contrastlab.sweep.expand(contrastlab.sweep.apply_overrides(CONFIG, list(overrides)))
-    except (contrastlab.sweep.SweepConfigError, TypeError) as error:
+        planned = contrastlab.sweeps.expand(contrastlab.sweeps.apply_overrides(CONFIG, list(overrides)))
+    except (contrastlab.sweeps.SweepConfigError, TypeError) as error:
         print(f"Not yet: the sweep tool rejects these overrides: {error}")
         return False
     betas = sorted({r["params"].get(BETA, r["config"]["loss"]["beta"]) for r in planned})
@@ -739,7 +739,7 @@ check_variant(variant_overrides)
 # - An honest check is decided before it runs: a metric, a direction, a paired statistic and a rule
 #   in code (with a positive control and a smallest effect of interest), so the numbers, not the
 #   author, write the verdict.
-# - `contrastlab.sweep` turns one config (a dict or YAML file, shrunk with overrides) into a grid of
+# - `contrastlab.sweeps` turns one config (a dict or YAML file, shrunk with overrides) into a grid of
 #   seeded runs, resumable by run id, with a summary of 95% intervals, figures and an HTML report;
 #   more workers pay only when runs outlast a process start.
 # - Worked example: in our full run, hard-negative reweighting (β = 1, Robinson et al.) did not make

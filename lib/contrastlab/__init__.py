@@ -1,29 +1,34 @@
 """contrastlab: a kit for teaching and exploring contrastive representation learning.
 
-- ``losses``: contrastive and non-contrastive losses on one log-sum-exp core;
-- ``metrics``: alignment, uniformity, rank, collapse, tolerance, kNN and probe accuracy;
-- ``data``: seeded toy datasets with knobs; ``samplers``: batch samplers, miners, the MoCo queue;
-- ``models``: tiny encoders and heads; ``methods`` + ``train.fit``: training set-ups with live metrics;
-- ``viz``, ``projection``, ``widgets``: figures, UMAP/PCA and live apps; ``sweep``: grids of runs with
-  confidence intervals (``contrastlab.sweep(config)`` or ``contrastlab sweep CONFIG.yaml``).
+The package has four layers; each may import the ones below it, never one above (import-linter
+contracts in ``pyproject.toml`` enforce this):
+
+1. the **core**, at the root: ``validation`` (argument checks), ``losses`` (one log-sum-exp core),
+   ``metrics``, ``data`` (toy datasets), ``models``, ``samplers``, ``methods`` (training set-ups)
+   and ``train`` (``fit``);
+2. ``interactive``: plotly figures, 2-D projections and the widget apps;
+3. ``sweeps``: grids of seeded runs with intervals (``contrastlab.sweep(config)`` or
+   ``contrastlab sweep CONFIG.yaml``);
+4. ``lessons``: the helpers of the numbered notebooks, one module each.
 """
 
 import importlib
 
-from . import data, losses, methods, metrics, models, samplers, train
+from . import data, losses, methods, metrics, models, samplers, train, validation
 from .train import default_device, fit
 
 __version__ = "0.1.0"
 
 # Imported on first use: they pull in plotly, ipywidgets, umap-learn or pandas.
-_LAZY = ("viz", "widgets", "projection", "sweep", "cli", "bounds", "geometry", "negatives", "temperature", "filtering",
-         "collapse", "memory", "twotower", "sentences", "classgeometry", "exercises")
+_LAZY_MODULES = ("interactive", "sweeps", "lessons", "cli")
 
-__all__ = ["data", "losses", "methods", "metrics", "models", "samplers", "train", "fit", "default_device",
-           "__version__", *_LAZY]
+__all__ = ["data", "losses", "methods", "metrics", "models", "samplers", "train", "validation", "fit",
+           "default_device", "sweep", "__version__", *_LAZY_MODULES]
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
+    if name in _LAZY_MODULES:
         return importlib.import_module(f".{name}", __name__)
+    if name == "sweep":  # the function: contrastlab.sweep(config) -> DataFrame
+        return importlib.import_module(".sweeps", __name__).sweep
     raise AttributeError(f"module 'contrastlab' has no attribute {name!r}")

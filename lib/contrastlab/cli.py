@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
                     "write results.csv, summary.csv, config.yaml, environment.json and report.html there.",
         epilog="Example: contrastlab sweep examples/sweeps/temperature.yaml --set train.steps=100 "
                "--set 'loss.temperature=[0.1,0.5]'")
-    p.add_argument("config", help="the sweep's YAML file (see contrastlab.sweep for its sections)")
+    p.add_argument("config", help="the sweep's YAML file (see contrastlab.sweeps for its sections)")
     p.add_argument("--out", help="the run folder (default: the config's out, else runs/<name>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override an option, the value read as YAML: loss.temperature=0.1, "
@@ -52,7 +52,7 @@ def _sweep(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
-    from . import sweep as S
+    from .sweeps import run as S
 
     try:
         config = S.apply_overrides(S.load_config(args.config), args.overrides)

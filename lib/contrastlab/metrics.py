@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .losses import _checks as check
+from . import validation as check
 from .losses import alignment as _alignment
 from .losses import uniformity as _uniformity_dense
 from .losses.core import l2_normalize, twin_index, two_view_logits

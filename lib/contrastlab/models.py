@@ -8,7 +8,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .losses import _checks as check
+from . import validation as check
 
 __all__ = ["mlp", "SmallCNN", "projection_head", "predictor", "Encoder", "make_target", "momentum_update",
            "EMATarget", "build_encoder"]

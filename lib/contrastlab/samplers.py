@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Sampler
 
-from .losses import _checks as check
+from . import validation as check
 from .losses.core import compute_dtype, l2_normalize
 from .models import make_target, momentum_update  # noqa: F401  (MoCo's momentum encoder helpers)
 
@@ -44,7 +44,7 @@ _QUERY_CHUNK = 1024  # rows of the (chunk, M) similarity matrix held at once by 
 
 
 # ----------------------------------------------------------------------------------------------
-# argument checks (the tensor checks come from contrastlab.losses._checks)
+# argument checks (the tensor checks come from contrastlab.validation)
 
 def _boolean(name: str, value: object) -> bool:
     if not isinstance(value, bool):

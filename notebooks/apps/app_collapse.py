@@ -24,7 +24,7 @@
 # %%
 import os
 
-from contrastlab.widgets import CollapseLab
+from contrastlab.interactive.widgets import CollapseLab
 
 app = CollapseLab(steps=60 if os.environ.get("CONTRASTLAB_FAST") == "1" else 300)
 app.widget

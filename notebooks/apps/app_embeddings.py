@@ -23,7 +23,7 @@
 import os
 
 from contrastlab import data, fit
-from contrastlab.widgets import EmbeddingExplorer
+from contrastlab.interactive.widgets import EmbeddingExplorer
 
 FAST = os.environ.get("CONTRASTLAB_FAST") == "1"  # CI's small sizes
 digits = data.digits(strength=0.5, n=600 if FAST else None)

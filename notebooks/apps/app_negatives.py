@@ -22,7 +22,7 @@
 # similar candidates before mining the top-k.
 
 # %%
-from contrastlab.widgets import HardNegativeExplorer
+from contrastlab.interactive.widgets import HardNegativeExplorer
 
 app = HardNegativeExplorer()
 app.widget

@@ -21,7 +21,7 @@
 # Serve alone for a workshop: `make dashboard NB=notebooks/apps/app_temperature.ipynb`.
 
 # %%
-from contrastlab.widgets import TemperatureExplorer
+from contrastlab.interactive.widgets import TemperatureExplorer
 
 app = TemperatureExplorer()
 app.widget

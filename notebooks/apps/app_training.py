@@ -23,7 +23,7 @@
 # %%
 import os
 
-from contrastlab.widgets import TrainingDashboard
+from contrastlab.interactive.widgets import TrainingDashboard
 
 app = TrainingDashboard(steps=60 if os.environ.get("CONTRASTLAB_FAST") == "1" else 400)
 app.widget

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import _checks as check
+from .. import validation as check
 from .core import compute_dtype, diagonal_column_nll, l2_normalize, positive_nll
 from .distributed import clip_loss_distributed, should_gather
 from .tiled import contrastive_nll_tiled, resolve_impl

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import _checks as check
+from .. import validation as check
 from .core import masked_logsumexp, two_view_logits, two_view_masks, twin_index
 from .infonce import _two_views
 

@@ -43,7 +43,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from . import _checks as check
+from .. import validation as check
 from .core import compute_dtype, l2_normalize
 from .tiled import (DEFAULT_MEMORY_BUDGET, TileSize, _in_batch, _reciprocal, _towers, _two_views,
                     contrastive_nll)

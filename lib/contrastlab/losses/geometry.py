@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor
 
-from . import _checks as check
+from .. import validation as check
 from .core import compute_dtype, l2_normalize
 
 

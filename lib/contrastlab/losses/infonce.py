@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import _checks as check
+from .. import validation as check
 from .core import (compute_dtype, diagonal_column_nll, l2_normalize, positive_nll, two_view_logits, two_view_masks,
                    twin_index)
 from .distributed import info_nce_distributed, nt_xent_distributed, should_gather

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import _checks as check
+from .. import validation as check
 from .core import compute_dtype, l2_normalize
 
 

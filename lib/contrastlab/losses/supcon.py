@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import _checks as check
+from .. import validation as check
 from .core import l2_normalize
 
 

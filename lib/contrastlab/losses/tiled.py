@@ -47,7 +47,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from . import _checks as check
+from .. import validation as check
 from .core import compute_dtype, l2_normalize, positive_nll, twin_index
 
 DEFAULT_MEMORY_BUDGET = 64 * 2**20  # bytes: the most that all (Rb, Cb) tile buffers together may take

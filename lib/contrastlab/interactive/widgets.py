@@ -1,0 +1,523 @@
+"""Live ipywidgets apps composed from ``viz`` and ``train``.
+
+Each app is a class whose ``.widget`` is the thing to display (``display(app)`` works too). Its logic
+lives in plain methods (``set_temperature``, ``start``, ...) that the tests call directly, and every
+figure is a plotly ``FigureWidget`` built once and then updated in place by the same ``viz`` builder
+(``fig=``), so a slider move sends only the changed trace data, never a new page.
+
+Rules every app follows:
+- slider moves are debounced (``Debouncer``): only the latest value is computed, never a queue of
+  stale ones;
+- anything that may take more than about a second (training, UMAP) runs behind a button, in a
+  background thread, with a progress bar and a Stop button;
+- everything runs on the CPU; a GPU is used when present.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Callable
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from .. import data as D
+from .. import losses as L
+from .. import metrics as M
+from . import figures as viz
+from .projection import project
+from ..losses.debiased import negative_logits, hard_negative_from_logits
+from ..samplers import mine_hard_negatives
+from ..train import FitState, default_device, fit
+
+__all__ = ["Debouncer", "TemperatureExplorer", "TrainingDashboard", "CollapseLab", "HardNegativeExplorer",
+           "EmbeddingExplorer", "default_device"]
+
+
+class Debouncer:
+    """Call ``fn`` with the latest arguments once no new call has come for ``delay`` seconds.
+
+    Inside a running event loop (a Jupyter kernel) calls are coalesced with ``loop.call_later``; with
+    no loop (plain Python, tests) the call happens at once. Either way only the newest value is ever
+    computed: a burst of slider events costs one update, not one per event.
+    """
+
+    def __init__(self, fn: Callable, delay: float = 0.04):
+        self.fn, self.delay = fn, delay
+        self._handle: asyncio.TimerHandle | None = None
+        self.calls = 0  # how many times fn actually ran (the tests read it)
+
+    def _run(self, *args, **kwargs):
+        self._handle = None
+        self.calls += 1
+        self.fn(*args, **kwargs)
+
+    def __call__(self, *args, **kwargs):
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or self.delay <= 0:
+            self._run(*args, **kwargs)
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = loop.call_later(self.delay, lambda: self._run(*args, **kwargs))
+
+
+def _figure_widget(fig: go.Figure, width: int | None = None) -> go.FigureWidget:
+    """Wrap a figure for in-place updates; a fixed ``width`` lets two figures sit side by side."""
+    widget = go.FigureWidget(fig)
+    if width is not None:
+        widget.layout.width = width
+    return widget
+
+
+class _App:
+    widget: W.Widget
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+# --- 1. temperature ----------------------------------------------------------------------------
+
+DEFAULT_SIMILARITIES = (0.8, 0.7, 0.6, 0.3, 0.1, 0.0, -0.2, -0.5)  # the positive first, then negatives
+
+
+def parse_similarities(text: str) -> np.ndarray:
+    """'0.8, 0.5, -0.1' -> array; the first value is the positive. Raises ValueError with what is wrong."""
+    try:
+        values = np.array([float(v) for v in text.replace(";", ",").split(",") if v.strip()], dtype=np.float64)
+    except ValueError as error:
+        raise ValueError(f"similarities must be numbers separated by commas, got {text!r}") from error
+    if len(values) < 2:
+        raise ValueError(f"need the positive and at least one negative, got {len(values)} value(s)")
+    if np.any(np.abs(values) > 1):
+        raise ValueError(f"cosine similarities lie in [-1, 1], got {values[np.abs(values) > 1].tolist()}")
+    return values
+
+
+class TemperatureExplorer(_App):
+    """τ slider (log scale) -> the softmax over one anchor's candidates, the share of the gradient each
+    negative receives, and the loss; on a fixed similarity set or the learner's own (edit the text box)."""
+
+    def __init__(self, similarities=DEFAULT_SIMILARITIES, temperature: float = 0.5):
+        self.similarities = np.asarray(similarities, dtype=np.float64)
+        self.temperature = float(temperature)
+        self.figure = _figure_widget(viz.softmax_bars(self.similarities, temperature=self.temperature))
+        self.slider = W.FloatLogSlider(value=self.temperature, base=10, min=-2, max=1, step=0.05,
+                                       description="τ", continuous_update=True, readout_format=".3f",
+                                       layout=W.Layout(width="420px"))
+        self.text = W.Text(value=", ".join(f"{v:g}" for v in self.similarities), description="similarities",
+                           continuous_update=False, layout=W.Layout(width="420px"))
+        self.message = W.HTML()
+        self._debounced = Debouncer(self.set_temperature)
+        self.slider.observe(lambda change: self._debounced(change["new"]), names="value")
+        self.text.observe(lambda change: self.set_similarities(change["new"]), names="value")
+        self.widget = W.VBox([W.HBox([self.slider, self.text]), self.message, self.figure])
+
+    def set_temperature(self, temperature: float) -> None:
+        self.temperature = float(temperature)
+        self._redraw()
+
+    def set_similarities(self, text_or_values) -> None:
+        try:
+            values = parse_similarities(text_or_values) if isinstance(text_or_values, str) else \
+                np.asarray(text_or_values, dtype=np.float64)
+        except ValueError as error:
+            self.message.value = f"<span style='color:#b00'>{error}</span>"
+            return
+        self.message.value = ""
+        self.similarities = values
+        self._redraw()
+
+    def _redraw(self) -> None:
+        viz.softmax_bars(self.similarities, temperature=self.temperature, fig=self.figure)
+
+
+# --- 2 and 3. training in the background ---------------------------------------------------------
+
+DATASETS: dict[str, Callable[..., D.ToyData]] = {
+    "vMF clusters": lambda seed: D.vmf_mixture(2000, n_classes=8, dim=16, concentration=15, view_noise=0.15,
+                                               seed=seed),
+    "latent MLP": lambda seed: D.latent_mlp(2000, seed=seed),
+    "easy/hard features": lambda seed: D.feature_mix(2000, seed=seed),
+    "digits": lambda seed: D.digits(strength=0.5, seed=seed),
+}
+
+
+class _Trainer(_App):
+    """Runs ``fit`` in a background thread; the figures are redrawn from its callback."""
+
+    eval_every = 10
+
+    def _build_controls(self):
+        self.start_button = W.Button(description="Start", button_style="success", icon="play")
+        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="step", layout=W.Layout(width="300px"))
+        self.status = W.HTML()
+        self.start_button.on_click(lambda _: self.start())
+        self.stop_button.on_click(lambda _: self.stop())
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.history = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _fit_arguments(self) -> tuple[D.ToyData, str, dict]:
+        raise NotImplementedError
+
+    def _on_eval(self, state: FitState) -> None:
+        raise NotImplementedError
+
+    def _callback(self, state: FitState) -> bool:
+        self.progress.value = state.step
+        self._on_eval(state)
+        return self._stop.is_set()
+
+    def start(self, *, background: bool = True) -> None:
+        """Train with the current settings; ``background=False`` blocks (tests, scripts)."""
+        if self.running:
+            return
+        data, method, options = self._fit_arguments()
+        steps = options.pop("steps")
+        self._stop.clear()
+        self.progress.max, self.progress.value = steps, 0
+        self.start_button.disabled, self.stop_button.disabled = True, False
+        self.status.value = f"training {method} on {data.name}..."
+
+        def run():
+            started = time.perf_counter()
+            try:
+                self.history = fit(data, method, steps=steps, eval_every=self.eval_every, eval_size=512,
+                                   progress=False, callbacks=[self._callback], device=default_device(), **options)
+                what = "stopped" if self.history.interrupted else "done"
+                self.status.value = f"{what}: {self.history.last()['step']} steps in {time.perf_counter() - started:.1f} s"
+            except Exception as error:  # shown in the app rather than lost in the thread
+                self.status.value = f"<span style='color:#b00'>{type(error).__name__}: {error}</span>"
+                raise
+            finally:
+                self.start_button.disabled, self.stop_button.disabled = False, True
+
+        if background:
+            self._thread = threading.Thread(target=run, daemon=True)
+            self._thread.start()
+        else:
+            run()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+MAX_CLASSES = 10  # class traces the embedding figures reserve (the digits have 10 classes)
+
+
+def _embedding_figure(z: torch.Tensor, labels, fig=None):
+    """Circle for 2-d, sphere for 3-d, else a PCA projection on a plane."""
+    if z.shape[1] == 2:
+        return viz.circle_figure(z, labels, classes=MAX_CLASSES, fig=fig)
+    if z.shape[1] == 3:
+        return viz.sphere_figure(z, labels, classes=MAX_CLASSES, fig=fig)
+    xy = project(z, "pca")
+    return viz.circle_figure(torch.as_tensor(xy), labels, classes=MAX_CLASSES,
+                             title="PCA of the embeddings (normalised)", fig=fig)
+
+
+class TrainingDashboard(_Trainer):
+    """Choose a dataset, a loss, τ and the batch size; Start/Stop; the embedding, the loss,
+    alignment/uniformity and the effective rank are redrawn in place every few steps."""
+
+    METHODS = ("simclr", "infonce", "dcl", "debiased", "supcon", "moco", "align_uniform")
+    CURVES = ("loss", "alignment", "uniformity", "erank", "knn")
+
+    def __init__(self, *, steps: int = 400, seed: int = 0):
+        self._build_controls()
+        self.seed = seed
+        self.dataset = W.Dropdown(options=list(DATASETS), value="vMF clusters", description="data")
+        self.method = W.Dropdown(options=self.METHODS, value="simclr", description="loss")
+        self.temperature = W.FloatLogSlider(value=0.2, base=10, min=-2, max=0, step=0.05, description="τ",
+                                            readout_format=".3f")
+        self.batch_size = W.Dropdown(options=[16, 32, 64, 128, 256, 512], value=128, description="batch")
+        self.out_dim = W.Dropdown(options=[("2 (circle)", 2), ("3 (sphere)", 3), ("32 (PCA view)", 32)], value=3,
+                                  description="embedding")
+        self.steps = W.IntText(value=steps, description="steps", layout=W.Layout(width="180px"))
+        self.embedding_figure = _figure_widget(_embedding_figure(torch.randn(8, 3), torch.zeros(8, dtype=torch.long)),
+                                               width=440)
+        self.curves = _figure_widget(viz.training_curves([], metrics=self.CURVES), width=660)
+        self.out_dim.observe(lambda change: self._reset_embedding_figure(), names="value")
+        controls = W.VBox([W.HBox([self.dataset, self.method, self.temperature]),
+                           W.HBox([self.batch_size, self.out_dim, self.steps]),
+                           W.HBox([self.start_button, self.stop_button, self.progress, self.status])])
+        self._figures = W.HBox([self.embedding_figure, self.curves])
+        self.widget = W.VBox([controls, self._figures])
+
+    def _reset_embedding_figure(self):
+        z = torch.randn(8, self.out_dim.value)
+        self.embedding_figure = _figure_widget(_embedding_figure(z, torch.zeros(8, dtype=torch.long)), width=440)
+        self._figures.children = (self.embedding_figure, self.curves)
+
+    def _fit_arguments(self):
+        data = DATASETS[self.dataset.value](self.seed)
+        options = dict(steps=int(self.steps.value), batch_size=min(int(self.batch_size.value), len(data)),
+                       out_dim=int(self.out_dim.value), seed=self.seed)
+        if self.method.value != "align_uniform":
+            options["temperature"] = float(self.temperature.value)
+        return data, self.method.value, options
+
+    def _on_eval(self, state: FitState) -> None:
+        _embedding_figure(state.projections, state.labels, fig=self.embedding_figure)
+        viz.training_curves(state.history, metrics=self.CURVES, fig=self.curves)
+
+
+class CollapseLab(_Trainer):
+    """Toggle the ingredients that keep a siamese network from collapsing and watch the per-dimension
+    std, the effective rank and the singular-value spectrum live.
+
+    The toggles map to a set-up: negatives on -> SimCLR (contrastive); else variance/covariance on ->
+    VICReg with those terms; else EMA on -> BYOL; else SimSiam with the chosen stop-gradient/predictor.
+    """
+
+    CURVES = ("loss", "std", "erank", "uniformity")
+
+    def __init__(self, *, steps: int = 300, seed: int = 0):
+        self._build_controls()
+        self.seed = seed
+        self.stop_gradient = W.Checkbox(value=True, description="stop-gradient")
+        self.predictor = W.Checkbox(value=True, description="predictor")
+        self.ema = W.Checkbox(value=False, description="EMA target")
+        self.variance = W.Checkbox(value=False, description="variance term")
+        self.covariance = W.Checkbox(value=False, description="covariance term")
+        self.negatives = W.Checkbox(value=False, description="negatives")
+        self.steps = W.IntText(value=steps, description="steps", layout=W.Layout(width="180px"))
+        self.recipe = W.HTML()
+        for box in self.toggles:
+            box.observe(lambda change: self._describe(), names="value")
+        self._describe()
+        self.spectrum = _figure_widget(viz.spectrum_figure(torch.randn(64, 32), center=False), width=420)
+        self.curves = _figure_widget(viz.training_curves([], metrics=self.CURVES), width=640)
+        self.widget = W.VBox([W.HBox(self.toggles[:3]), W.HBox(self.toggles[3:]), self.recipe,
+                              W.HBox([self.steps, self.start_button, self.stop_button, self.progress, self.status]),
+                              W.HBox([self.curves, self.spectrum])])
+
+    @property
+    def toggles(self) -> list[W.Checkbox]:
+        return [self.stop_gradient, self.predictor, self.ema, self.variance, self.covariance, self.negatives]
+
+    def recipe_for(self) -> tuple[str, dict]:
+        """The set-up the toggles describe: (method name, options)."""
+        if self.negatives.value:
+            return "simclr", {"temperature": 0.2}
+        if self.variance.value or self.covariance.value:
+            return "vicreg", {"var_weight": 25.0 if self.variance.value else 0.0,
+                              "cov_weight": 1.0 if self.covariance.value else 0.0}
+        if self.ema.value:
+            return "byol", {"ema": True, "use_predictor": self.predictor.value}
+        return "simsiam", {"stop_gradient": self.stop_gradient.value, "use_predictor": self.predictor.value}
+
+    def _describe(self) -> None:
+        method, options = self.recipe_for()
+        settings = ", ".join(f"{k}={v}" for k, v in options.items())
+        self.recipe.value = f"set-up: <b>{method}</b>({settings})"
+
+    def _fit_arguments(self):
+        method, options = self.recipe_for()
+        data = DATASETS["vMF clusters"](self.seed)
+        return data, method, dict(options, steps=int(self.steps.value), batch_size=128, seed=self.seed)
+
+    def _on_eval(self, state: FitState) -> None:
+        viz.training_curves(state.history, metrics=self.CURVES, fig=self.curves)
+        # uncentred, like the "erank" curve: a collapsed batch is one dominant singular value (the mean)
+        viz.spectrum_figure(state.projections, center=False, fig=self.spectrum)
+
+
+# --- 4. hard and false negatives -----------------------------------------------------------------
+
+def negative_shares(similarities: np.ndarray, *, temperature: float, beta: float) -> np.ndarray:
+    r"""Each negative's share of the reweighted negative sum of the hard-negative loss (Robinson et al.
+    2021): :math:`w_j e^{s_j/\tau} / \sum_k w_k e^{s_k/\tau} \propto e^{(1+\beta) s_j/\tau}`, where
+    :math:`w_j \propto e^{\beta s_j/\tau}` are the importance weights. β = 0 is InfoNCE's softmax over
+    the negatives."""
+    logits = torch.as_tensor((1 + beta) * np.asarray(similarities, dtype=np.float64) / temperature)
+    return torch.softmax(logits, 0).numpy()
+
+
+class HardNegativeExplorer(_App):
+    """β, τ⁺, τ and a similarity ceiling on one batch of a class-structured toy whose labels are known:
+    which negatives get the weight, how many of them are really same-class (false) negatives, and what
+    the miner keeps below the ceiling."""
+
+    def __init__(self, *, n: int = 256, n_classes: int = 8, anchor: int = 0, seed: int = 0):
+        toy = D.vmf_mixture(n, n_classes=n_classes, dim=8, concentration=8, view_noise=0.2, seed=seed)
+        views = toy.views(generator=toy.generator(seed))
+        self.z1, self.z2, self.labels = views[:, 0], views[:, 1], toy.labels
+        self.anchor = anchor
+        self._cache: dict = {}
+        self.beta = W.FloatSlider(value=1.0, min=0.0, max=5.0, step=0.1, description="β")
+        self.tau_plus = W.FloatSlider(value=1 / n_classes, min=0.0, max=0.5, step=0.01, description="τ⁺")
+        self.temperature = W.FloatLogSlider(value=0.2, base=10, min=-2, max=0, step=0.05, description="τ",
+                                            readout_format=".3f")
+        self.ceiling = W.FloatSlider(value=0.9, min=0.0, max=1.0, step=0.01, description="ceiling")
+        self.k = W.IntSlider(value=16, min=1, max=64, description="top-k")
+        self.summary = W.HTML()
+        self.figure = _figure_widget(self._bars_figure())
+        debounced = Debouncer(self.update)
+        for slider in (self.beta, self.tau_plus, self.temperature, self.ceiling, self.k):
+            slider.observe(lambda change: debounced(), names="value")
+        self.widget = W.VBox([W.HBox([self.beta, self.tau_plus, self.temperature]), W.HBox([self.ceiling, self.k]),
+                              self.summary, self.figure])
+        self.update()
+
+    def _anchor_negatives(self):
+        return self._cached(("anchor",), self._sorted_anchor_negatives)
+
+    def _sorted_anchor_negatives(self):
+        s = M.similarity_matrix(self.z1[self.anchor:self.anchor + 1], self.z2)[0].double().numpy()  # (N,)
+        others = np.array([j for j in range(len(s)) if j != self.anchor])
+        order = others[np.argsort(-s[others])]  # hardest first
+        false = (self.labels[order] == self.labels[self.anchor]).numpy()
+        return s[order], false
+
+    def _bars_figure(self, fig=None):
+        sims, false = self._anchor_negatives()
+        weights = negative_shares(sims, temperature=float(self.temperature.value), beta=float(self.beta.value))
+        colors = np.where(false, "#d62728", "#1f77b4")
+        title = (f"Weight on each negative (β = {self.beta.value:.2f}, τ = {self.temperature.value:.3f}); "
+                 f"red = same class: {weights[false].sum():.0%} of the weight")
+        if fig is None:
+            fig = go.Figure(go.Bar(x=np.arange(len(sims)), y=weights, marker_color=colors,
+                                   customdata=sims, hovertemplate="similarity %{customdata:.3f}<br>weight %{y:.3f}"))
+            fig.add_vline(x=0, line_dash="dash", line_color="grey")
+            fig.update_layout(template="plotly_white", height=360, margin=dict(l=50, r=20, t=50, b=40),
+                              xaxis_title="negatives, hardest first", yaxis_title="share of the negative weight")
+        with fig.batch_update():
+            fig.data[0].y, fig.data[0].marker.color, fig.data[0].customdata = weights, colors, sims
+            fig.layout.title.text = title
+            kept = int((sims < float(self.ceiling.value)).argmax()) if (sims < self.ceiling.value).any() else len(sims)
+            fig.layout.shapes[0].x0 = fig.layout.shapes[0].x1 = kept - 0.5
+        return fig
+
+    def _cached(self, key: tuple, compute: Callable):
+        """Each quantity is recomputed only when a slider it depends on moves: the β slider costs one
+        loss, the ceiling slider one mining pass."""
+        if key not in self._cache:
+            if len(self._cache) > 256:
+                self._cache.clear()
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    @torch.no_grad()
+    def state(self) -> dict:
+        """The numbers the app shows, computed from the current settings."""
+        tau, tau_plus, beta = float(self.temperature.value), float(self.tau_plus.value), float(self.beta.value)
+        ceiling, k = float(self.ceiling.value), int(self.k.value)
+        z1, z2, y = self.z1, self.z2, self.labels
+        mined = self._cached(("miner", ceiling, k), lambda: mine_hard_negatives(z1, z2, k=k, ceiling=ceiling, labels=y))
+        return dict(
+            nt_xent=self._cached(("nt_xent", tau), lambda: float(L.nt_xent(z1, z2, temperature=tau))),
+            debiased=self._cached(("debiased", tau, tau_plus), lambda: float(
+                L.debiased_nt_xent(z1, z2, temperature=tau, tau_plus=tau_plus))),
+            hard_negative=self._cached(("hard", tau, tau_plus, beta), lambda: float(hard_negative_from_logits(
+                *self._cached(("logits", tau), lambda: negative_logits(z1, z2, tau)),
+                temperature=tau, tau_plus=tau_plus, beta=beta))),
+            oracle=self._cached(("oracle", tau), lambda: float(L.oracle_nt_xent(z1, z2, y, temperature=tau))),
+            false_negatives_kept=mined.false_negatives_kept, false_negatives_dropped=mined.false_negatives_dropped,
+            mined=int(mined.indices.numel()), collision_rate=M.collision_rate(y))
+
+    def update(self) -> None:
+        s = self.state()
+        self.summary.value = (
+            f"losses on this batch: NT-Xent {s['nt_xent']:.3f} · debiased {s['debiased']:.3f} · "
+            f"hard-negative {s['hard_negative']:.3f} · oracle (no false negatives) {s['oracle']:.3f}<br>"
+            f"miner: top-{self.k.value} below similarity {self.ceiling.value:.2f} kept "
+            f"<b>{s['false_negatives_kept']}</b> false negatives of {s['mined']} mined "
+            f"(the ceiling dropped {s['false_negatives_dropped']}); class-collision rate "
+            f"{s['collision_rate']:.3f}")
+        self._bars_figure(fig=self.figure)
+
+
+# --- 5. embeddings ------------------------------------------------------------------------------
+
+class EmbeddingExplorer(_App):
+    """A projection of embeddings coloured by label; hovering a point shows its sample (a digit image or
+    a sentence). UMAP runs behind a button (PCA is drawn at once)."""
+
+    def __init__(self, embeddings, labels, *, images=None, texts=None, label_names=None):
+        self.embeddings = torch.as_tensor(embeddings).detach().float().cpu()
+        self.labels = torch.as_tensor(labels).cpu()
+        self.images = None if images is None else torch.as_tensor(images).detach().cpu().reshape(len(self.labels), 8, 8)
+        self.texts = texts
+        self.label_names = label_names
+        self.method = W.ToggleButtons(options=["pca", "umap"], value="pca", description="projection")
+        self.run_button = W.Button(description="Project", icon="refresh")
+        self.progress = W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width="200px"))
+        self.status = W.HTML()
+        self.sample = W.HTML(layout=W.Layout(width="240px"))
+        self.coordinates = project(self.embeddings, "pca")
+        self.figure = _figure_widget(self._scatter())
+        for trace in self.figure.data:
+            trace.on_hover(self._hover)
+        self.run_button.on_click(lambda _: self.run())
+        self.widget = W.VBox([W.HBox([self.method, self.run_button, self.progress, self.status]),
+                              W.HBox([self.figure, self.sample])])
+
+    def _hovertext(self, idx: np.ndarray) -> list[str]:
+        if self.texts is not None:
+            return [self.texts[i] for i in idx]
+        return [f"sample {i}" for i in idx]
+
+    def _scatter(self, fig=None):
+        classes = sorted(set(self.labels.tolist()))
+        if fig is None:
+            fig = go.Figure()
+            for c in classes:
+                name = self.label_names[c] if self.label_names is not None else str(c)
+                fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name=name, marker=dict(size=5),
+                                           hovertemplate="%{text}<extra>" + name + "</extra>"))
+            fig.update_layout(template="plotly_white", height=460, width=620, margin=dict(l=30, r=10, t=50, b=30))
+        with fig.batch_update():
+            for trace, c in zip(fig.data, classes):
+                idx = np.flatnonzero(self.labels.numpy() == c)
+                trace.x, trace.y = self.coordinates[idx, 0], self.coordinates[idx, 1]
+                trace.text, trace.customdata = self._hovertext(idx), idx
+            fig.layout.title.text = f"{self.method.value.upper()} of {len(self.labels)} embeddings"
+        return fig
+
+    def run(self) -> None:
+        """Compute the chosen projection (UMAP behind this button: it may take a few seconds)."""
+        self.progress.value = 0.1
+        self.status.value = f"computing {self.method.value}..."
+        started = time.perf_counter()
+        self.coordinates = project(self.embeddings, self.method.value,
+                                   on_wait=lambda message: setattr(self.status, "value", message))
+        self._scatter(fig=self.figure)
+        self.progress.value = 1.0
+        self.status.value = f"{self.method.value} in {time.perf_counter() - started:.1f} s"
+
+    def sample_html(self, index: int) -> str:
+        """What hovering sample ``index`` shows."""
+        label = int(self.labels[index])
+        name = self.label_names[label] if self.label_names is not None else str(label)
+        if self.images is not None:
+            image = self.images[index].numpy()
+            cells = "".join(
+                "<tr>" + "".join(f"<td style='width:16px;height:16px;padding:0;background:rgb({255 - int(255 * v)},"
+                                 f"{255 - int(255 * v)},{255 - int(255 * v)})'></td>" for v in row) + "</tr>"
+                for row in np.clip(image, 0, 1))
+            return f"<b>label {name}</b><table style='border-collapse:collapse'>{cells}</table>"
+        text = self.texts[index] if self.texts is not None else f"sample {index}"
+        return f"<b>{name}</b><p>{text}</p>"
+
+    def _hover(self, trace, points, state):
+        if points.point_inds:
+            self.sample.value = self.sample_html(int(trace.customdata[points.point_inds[0]]))

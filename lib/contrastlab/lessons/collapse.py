@@ -1,0 +1,293 @@
+r"""Collapse: the pieces notebook 06 needs that the rest of the package lacks.
+
+- ``collapse_report``: every collapse diagnostic of one embedding in one dict, with the per-dimension
+  std read against :math:`1/\sqrt{d}`, its value for embeddings spread uniformly over the sphere;
+- ``collapsed_loss``: the value each objective takes on a completely collapsed batch, to read a
+  training loss against (for SimSiam, BYOL and VICReg without its variance term it is the minimum);
+- ``anisotropic_gaussian``: a toy whose data variance falls off across directions while the
+  augmentation adds the same noise in every direction, the setting of Jing et al. (2022)'s
+  "strong augmentation" mechanism of dimensional collapse;
+- ``encoder_with_projector``: a seeded encoder with no, a linear or an MLP projector, so that two
+  arms share the same backbone initialisation;
+- ``SupConSimCLR`` / ``supcon_simclr``: the weighted sum of the supervised and the unsupervised
+  contrastive loss that Xue et al. (2023) show keeps both the class and the subclass features;
+- ``variance_share`` and ``subclass_accuracy``: how much of the embedding's spread a factor (the
+  class, or the subclass within each class) explains, and whether a linear probe can still read the
+  subclass inside a class: the measures of class collapse and feature suppression.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import losses as L
+from .. import metrics as M
+from ..data.base import ToyData, non_negative, positive_int, rng, tensor
+from .. import validation as check
+from ..methods import Method
+from ..models import Encoder, build_encoder, mlp
+
+__all__ = ["collapse_report", "collapsed_loss", "AnisotropicGaussian", "anisotropic_gaussian",
+           "encoder_with_projector", "SupConSimCLR", "supcon_simclr", "subclass_accuracy", "variance_share"]
+
+
+# --- diagnostics -------------------------------------------------------------------------------
+
+@torch.no_grad()
+def collapse_report(z: Tensor) -> dict[str, float]:
+    r"""The collapse diagnostics of an (N, D) embedding, N >= 2.
+
+    Returns a dict with
+    ``std`` (``metrics.collapse_std``: mean over dimensions of the batch std of :math:`z/\lVert z\rVert`),
+    ``std_ratio`` (``std`` times :math:`\sqrt{D}`: about 1 for embeddings spread over the sphere, 0
+    for a complete collapse), ``mean_norm`` (1 for a complete collapse), ``erank`` (effective rank
+    of the *uncentred* embeddings, as ``fit`` records it: a complete collapse reads 1, a spread
+    embedding up to min(N, D)), ``erank_centred`` (of the centred embeddings: the shape of the
+    spread around the mean, the measure of dimensional collapse; it ignores a complete collapse's
+    mean, so read it with ``std_ratio``) and ``uniformity`` (0 for a complete collapse, lower is
+    more spread).
+    """
+    check.embeddings("z", z)
+    check.batch_at_least("z", z, 2, "a standard deviation over the batch")
+    std = M.collapse_std(z)
+    return dict(std=std, std_ratio=std * math.sqrt(z.shape[1]), mean_norm=M.mean_norm(z),
+                erank=M.effective_rank(z), erank_centred=M.effective_rank(z, center=True),
+                uniformity=M.uniformity(z))
+
+
+COLLAPSED_LOSS_METHODS = ("simsiam", "byol", "vicreg", "barlow", "simclr")
+
+
+@torch.no_grad()
+def collapsed_loss(method: str, *, batch_size: int = 128, dim: int = 32, **options) -> float:
+    r"""The loss of ``method`` on a completely collapsed batch: every embedding (and every prediction)
+    the same vector c.
+
+    - ``"simsiam"``: :math:`D(c, c) = -1`, the minimum of the negative cosine;
+    - ``"byol"``: :math:`2 - 2\cos(c, c) = 0`, the minimum;
+    - ``"vicreg"``: ``var_weight`` :math:`\cdot (1 - \sqrt{10^{-4}})` (the variance hinge; invariance
+      and covariance are 0): 0, the minimum, once ``var_weight=0``;
+    - ``"barlow"``: D (every standardised dimension is 0, so every :math:`C_{ii} = 0`);
+    - ``"simclr"``: :math:`\log(2N - 1)`, chance level, whatever the ``temperature``.
+
+    Computed with ``contrastlab.losses`` on a constant (batch_size, dim) batch. ``options`` are the
+    set-up's loss options (``var_weight``, ``cov_weight``, ``sim_weight``, ``lambda_``,
+    ``temperature``); the others (``stop_gradient``, ``use_predictor``, ``ema``, ...) do not change
+    the value and are ignored.
+    """
+    if method not in COLLAPSED_LOSS_METHODS:
+        raise ValueError(f"method must be one of {COLLAPSED_LOSS_METHODS}, got {method!r}")
+    batch_size = positive_int("batch_size", batch_size, 2)
+    dim = positive_int("dim", dim)
+    c = torch.zeros(batch_size, dim, dtype=torch.float64)  # (N, D)
+    c[:, 0] = 1.0  # every row the same unit vector e_1: cosines are exactly 1
+    if method == "simsiam":
+        return float(L.negative_cosine(c, c))
+    if method == "byol":
+        return float(2 + 2 * L.negative_cosine(c, c))
+    if method == "vicreg":
+        weights = {k: options[k] for k in ("sim_weight", "var_weight", "cov_weight") if k in options}
+        return float(L.vicreg(c, c, **weights))
+    if method == "barlow":
+        return float(L.barlow_twins(c, c, **({"lambda_": options["lambda_"]} if "lambda_" in options else {})))
+    return float(L.nt_xent(c, c, temperature=options.get("temperature", 0.1)))
+
+
+# --- the anisotropic toy of dimensional collapse -------------------------------------------------
+
+@dataclass(kw_only=True)
+class AnisotropicGaussian(ToyData):
+    """x = R diag(sqrt(variances)) ε; a view adds ``view_noise``·ε' in every direction.
+
+    ``variances`` (D,) is the data variance along each principal direction (the rows of
+    ``rotation``), largest first; ``latents`` are the coordinates before the rotation.
+    """
+
+    variances: Tensor  # (D,)
+    rotation: Tensor  # (D, D) orthogonal
+    view_noise: float
+
+    def _view(self, idx: Tensor, generator: torch.Generator) -> Tensor:
+        x = self.x[idx]  # (B, D)
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return x + self.view_noise * noise
+
+    def dominated_directions(self) -> int:
+        """How many principal directions have less data variance than augmentation variance."""
+        return int((self.variances < self.view_noise ** 2).sum())
+
+
+def anisotropic_gaussian(n: int = 2000, *, dim: int = 32, top_variance: float = 1.0,
+                         bottom_variance: float = 0.01, view_noise: float = 0.2, n_classes: int = 8,
+                         class_dims: int = 3, seed: int = 0,
+                         device: torch.device | str = "cpu") -> AnisotropicGaussian:
+    r"""Gaussian data whose variance falls geometrically across directions, and isotropic views.
+
+    The data variance along principal direction k is
+    :math:`\lambda_k = \lambda_{top}\,(\lambda_{bottom}/\lambda_{top})^{(k-1)/(D-1)}`; a view adds
+    :math:`\sigma\,\varepsilon` with :math:`\sigma` = ``view_noise`` in every direction. Jing et al.
+    (2022) show that, for a linear encoder trained with InfoNCE, the directions where the augmentation
+    variance :math:`\sigma^2` exceeds the data variance shrink away: the stronger the augmentation,
+    the fewer directions the embedding keeps (dimensional collapse).
+
+    ``labels``: the nearest of ``n_classes`` random directions in the ``class_dims`` highest-variance
+    coordinates (for kNN accuracy). A fixed random rotation mixes the coordinates.
+    Returns: ``AnisotropicGaussian`` with x (n, dim), labels (n,), latents (n, dim), variances (dim,).
+    """
+    n = positive_int("n", n, 2)
+    dim = positive_int("dim", dim, 2)
+    n_classes = positive_int("n_classes", n_classes)
+    class_dims = positive_int("class_dims", class_dims)
+    if class_dims > dim:
+        raise ValueError(f"class_dims must be at most dim={dim}, got {class_dims}")
+    view_noise = non_negative("view_noise", view_noise)
+    top, bottom = non_negative("top_variance", top_variance), non_negative("bottom_variance", bottom_variance)
+    if not 0 < bottom <= top:
+        raise ValueError(f"bottom_variance must be in (0, top_variance={top}], got {bottom}")
+    g = rng(seed)
+    variances = np.geomspace(top, bottom, dim)  # (D,) largest first
+    latents = g.standard_normal((n, dim)) * np.sqrt(variances)  # (n, D)
+    rotation = np.linalg.qr(g.standard_normal((dim, dim)))[0]  # (D, D)
+    centres = g.standard_normal((n_classes, class_dims))
+    labels = np.argmax(latents[:, :class_dims] @ centres.T, axis=1)
+    knobs = dict(n=n, dim=dim, top_variance=top, bottom_variance=bottom, view_noise=view_noise,
+                 n_classes=n_classes, class_dims=class_dims, seed=seed)
+    latents_t, rotation_t = tensor(latents, device), tensor(rotation, device)
+    return AnisotropicGaussian(x=latents_t @ rotation_t, labels=tensor(labels, device, torch.long), latents=latents_t,
+                               variances=tensor(variances, device), rotation=rotation_t, view_noise=view_noise,
+                               knobs=knobs)
+
+
+# --- encoders with and without a projector -------------------------------------------------------
+
+PROJECTORS = ("none", "linear", "mlp")
+
+
+def encoder_with_projector(input_dim: int, *, projector: str = "mlp", feature_dim: int = 32,
+                           out_dim: int | None = None, hidden: int = 128, seed: int = 0) -> Encoder:
+    """The default MLP backbone (``models.build_encoder``) with the projector ``projector``.
+
+    ``"none"``: the loss sees the backbone output (the representation) itself; ``"linear"``: one
+    ``nn.Linear(feature_dim, out_dim)``, the projector Jing et al. (2022) analyse; ``"mlp"``: SimCLR's
+    Linear-BN-ReLU-Linear head. The backbone is initialised first from ``seed``, so the three arms
+    start from the same backbone weights. ``out_dim`` defaults to ``feature_dim``.
+    """
+    input_dim = positive_int("input_dim", input_dim)
+    feature_dim = positive_int("feature_dim", feature_dim)
+    hidden = positive_int("hidden", hidden)
+    out_dim = feature_dim if out_dim is None else positive_int("out_dim", out_dim)
+    if projector not in PROJECTORS:
+        raise ValueError(f"projector must be one of {PROJECTORS}, got {projector!r}")
+    if projector == "none" and out_dim != feature_dim:
+        raise ValueError(f"out_dim must equal feature_dim={feature_dim} when projector='none', got {out_dim}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        backbone = build_encoder((input_dim,), feature_dim=feature_dim, hidden=hidden, head=False).backbone
+        head = {"none": lambda: None, "linear": lambda: nn.Linear(feature_dim, out_dim),
+                "mlp": lambda: mlp(feature_dim, hidden, out_dim, n_layers=2, norm="batch")}[projector]()
+    return Encoder(backbone, head)
+
+
+# --- SupCon + SimCLR (Xue et al. 2023) -----------------------------------------------------------
+
+class SupConSimCLR(Method):
+    r"""The weighted sum of the supervised and unsupervised contrastive losses (Xue et al. 2023):
+
+    .. math:: \mathcal L = w\,\mathcal L_{SupCon} + (1 - w)\,\mathcal L_{NT\text{-}Xent}
+
+    ``weight`` w in [0, 1]: 1 is SupCon alone (class collapse), 0 is SimCLR alone (feature
+    suppression); both at the same ``temperature``.
+    """
+
+    needs_labels = True
+
+    def __init__(self, encoder: Encoder, *, weight: float = 0.5, temperature: float = 0.1, **options):
+        super().__init__(encoder, **options)
+        self.weight = float(check.real_number("weight", weight, low=0.0, high=1.0))
+        self.tau = float(check.positive_number("temperature", temperature))
+
+    def temperature(self) -> float:
+        return self.tau
+
+    def pair_loss(self, z1, z2, labels, step):
+        supervised = L.supcon(torch.stack([z1, z2], dim=1), labels, temperature=self.tau)
+        unsupervised = L.nt_xent(z1, z2, temperature=self.tau)
+        return self.weight * supervised + (1 - self.weight) * unsupervised
+
+
+def supcon_simclr(data: ToyData, *, weight: float = 0.5, temperature: float = 0.1, out_dim: int = 32,
+                  feature_dim: int = 64, hidden: int = 128, seed: int = 0) -> SupConSimCLR:
+    """A ``SupConSimCLR`` with the default encoder for ``data``, initialised from ``seed`` exactly as
+    ``fit(data, "simclr", seed=seed)`` initialises its own: pass it to ``fit`` as the method."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        encoder = build_encoder(tuple(data.x.shape[1:]), feature_dim=feature_dim, out_dim=out_dim, hidden=hidden)
+    return SupConSimCLR(encoder, weight=weight, temperature=temperature)
+
+
+@torch.no_grad()
+def subclass_accuracy(z: Tensor, labels: Tensor, subclass: Tensor, *, seed: int = 0) -> float:
+    """Linear-probe accuracy of the subclass among the samples of each class, averaged over classes.
+
+    For each class c, ``metrics.linear_probe_accuracy`` is trained on a seeded half of the samples of
+    class c and tested on the other half, with the subclass as the target. Chance is 1 / (number of
+    subclasses) when the subclasses are balanced; a class-collapsed embedding scores about chance.
+    Classes with fewer than 4 samples or a single subclass are skipped.
+    Args: z (N, D) embeddings; labels (N,) classes; subclass (N,) subclass ids (any integers).
+    """
+    check.embeddings("z", z)
+    labels = check.labels("labels", labels, len(z), z.device)
+    subclass = check.labels("subclass", subclass, len(z), z.device)
+    scores = []
+    for c in torch.unique(labels):
+        members = labels == c
+        if int(members.sum()) < 4 or len(torch.unique(subclass[members])) < 2:
+            continue
+        scores.append(M.linear_probe_accuracy(z[members], subclass[members], seed=seed))
+    if not scores:
+        raise ValueError("subclass_accuracy needs a class with at least 4 samples and 2 subclasses; "
+                         "got none in labels / subclass")
+    return float(np.mean(scores))
+
+
+@torch.no_grad()
+def variance_share(z: Tensor, factor: Tensor, *, within: Tensor | None = None) -> float:
+    r"""The share of the spread of the unit embeddings that ``factor`` explains (a between / total ratio).
+
+    .. math:: S = \frac{\sum_g n_g \lVert \bar u_g - \bar u\rVert^2}{\sum_i \lVert u_i - \bar u\rVert^2},
+              \qquad u_i = z_i / \lVert z_i\rVert
+
+    where g runs over the values of ``factor``. 1: the embedding is a function of the factor (every
+    group a single point); 0: the group means coincide (the factor is invisible). With ``within``
+    (e.g. the class labels) both sums are taken inside each group of ``within`` (around the group's
+    own mean) and pooled over the groups: ``variance_share(z, subclass, within=labels)`` is the
+    subclass share of the within-class spread, which falls to 0 under class collapse.
+    Args: z (N, D); factor (N,) and within (N,) integer ids.
+    """
+    check.embeddings("z", z)
+    factor = check.labels("factor", factor, len(z), z.device)
+    if within is None:
+        within = torch.zeros_like(factor)
+    within = check.labels("within", within, len(z), z.device)
+    u = F.normalize(z.double(), dim=1)  # (N, D)
+    between_sum, total_sum = 0.0, 0.0
+    for c in torch.unique(within):
+        members = within == c
+        uc, fc = u[members], factor[members]  # (n_c, D), (n_c,)
+        centred = uc - uc.mean(0)
+        total = float(centred.pow(2).sum())
+        if total <= 1e-24:
+            continue
+        _, inverse, counts = torch.unique(fc, return_inverse=True, return_counts=True)
+        sums = torch.zeros(len(counts), u.shape[1], dtype=u.dtype, device=u.device).index_add_(0, inverse, centred)
+        between = float((sums.pow(2).sum(1) / counts).sum())  # sum_g n_g |mean_g - mean|^2
+        between_sum, total_sum = between_sum + between, total_sum + total
+    if total_sum == 0.0:
+        raise ValueError("variance_share needs embeddings with some spread; every group of within is a single point")
+    return between_sum / total_sum

@@ -1,0 +1,443 @@
+"""contrastlab.interactive.figures: each builder's traces, values and title; in-place updates; devices; bad inputs."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+import torch
+
+from contrastlab import metrics as M
+from contrastlab.interactive import figures as viz
+from contrastlab.train import History
+
+
+def _rand(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _cos_np(a, b):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return a @ b.T
+
+
+def _check_layout(fig):
+    assert isinstance(fig, go.Figure)
+    assert fig.layout.template.layout.paper_bgcolor is not None  # a template is set
+    assert 340 <= fig.layout.height <= 420
+    assert fig.layout.title.text
+    fig.to_html(include_plotlyjs=False)  # serialises
+
+
+def _updated(builder, first_args, first_kwargs, second_args, second_kwargs):
+    """Build, wrap as a FigureWidget, rebuild in place; return (widget, returned, n_traces_before, data_before)."""
+    fig = go.FigureWidget(builder(*first_args, **first_kwargs))
+    before = [t.to_plotly_json() for t in fig.data]
+    returned = builder(*second_args, fig=fig, **second_kwargs)
+    assert returned is fig
+    assert len(fig.data) == len(before)
+    assert [t.type for t in fig.data] == [b["type"] for b in before]
+    assert fig.layout.title.text == second_kwargs["title"]
+    return fig, before
+
+
+def _changed(before, trace, key="y"):
+    return not np.array_equal(np.asarray(before[key], dtype=float), np.asarray(trace[key], dtype=float))
+
+
+# ----------------------------------------------------------------------------- circle and sphere
+
+def test_circle_figure_points_on_circle_and_density_ring():
+    z = _rand(40, 2) * 3
+    labels = torch.arange(40) % 3
+    fig = viz.circle_figure(z, labels, bins=36)
+    _check_layout(fig)
+    assert fig.layout.title.text == "Embeddings on the circle"
+    assert len(fig.data) == 1 + 3 and [t.name for t in fig.data[1:]] == ["0", "1", "2"]
+    assert sum(len(t.x) for t in fig.data[1:]) == 40
+    for trace in fig.data[1:]:
+        np.testing.assert_allclose(np.hypot(trace.x, trace.y), 1.0, atol=1e-12)
+    ring_r = np.hypot(fig.data[0].x, fig.data[0].y)
+    assert len(ring_r) == 36 + 1 and ring_r[0] == pytest.approx(ring_r[-1])  # a closed line
+    assert ring_r.min() >= 1.15 - 1e-12 and ring_r.max() == pytest.approx(1.65)
+    assert fig.layout.yaxis.scaleanchor == "x"
+    # class 1's points are the unit rows with label 1
+    u = z.numpy() / np.linalg.norm(z.numpy(), axis=1, keepdims=True)
+    np.testing.assert_allclose(fig.data[2].x, u[labels.numpy() == 1, 0])
+
+
+def test_circle_density_peaks_where_the_points_are():
+    theta = np.full(50, 0.5)  # every point at 0.5 rad
+    fig = viz.circle_figure(np.stack([np.cos(theta), np.sin(theta)], 1), bins=72)
+    ring = np.hypot(fig.data[0].x, fig.data[0].y)[:-1]
+    peak = np.arctan2(fig.data[0].y, fig.data[0].x)[:-1][ring.argmax()]
+    assert abs(peak - 0.5) < 2 * np.pi / 72
+    assert len(fig.data) == 2 and fig.data[1].name == "embeddings"
+
+
+def test_circle_update_in_place_matches_classes_by_name():
+    fig, before = _updated(viz.circle_figure, (_rand(30, 2), np.arange(30) % 3), {},
+                           (_rand(20, 2, seed=1), np.arange(20) % 2), {"title": "step 2"})
+    assert _changed(before[1], fig.data[1])
+    assert [t.name for t in fig.data[1:]] == ["0", "1", "2"]
+    assert len(fig.data[3].x) == 0  # class 2 has gone: its trace is empty, not removed
+    viz.circle_figure(_rand(9, 2), np.array([5, 6, 7] * 3), fig=fig, title="new classes")  # reuse the traces
+    assert sorted(t.name for t in fig.data[1:]) == ["5", "6", "7"]
+    with pytest.raises(ValueError, match="make a new figure"):
+        viz.circle_figure(_rand(8, 2), np.arange(8) % 4, fig=fig)
+
+
+def test_circle_and_sphere_leave_room_for_classes():
+    placeholder = go.FigureWidget(viz.sphere_figure(_rand(8, 3), torch.zeros(8, dtype=torch.long), classes=5))
+    assert len(placeholder.data) == 1 + 5 and [t.showlegend for t in placeholder.data[1:]] == [True] + [False] * 4
+    viz.sphere_figure(_rand(20, 3), np.arange(20) % 4, fig=placeholder)
+    assert [t.name for t in placeholder.data[1:5]] == ["0", "1", "2", "3"] and placeholder.data[5].showlegend is False
+    assert sum(len(t.x) for t in placeholder.data[1:]) == 20
+    named = viz.circle_figure(_rand(6, 2), ["b"] * 6, classes=["a", "b", "c"])
+    assert [t.name for t in named.data[1:]] == ["a", "b", "c"] and len(named.data[2].x) == 6
+    with pytest.raises(ValueError, match="classes must be"):
+        viz.circle_figure(_rand(6, 2), classes=0)
+
+
+def test_sphere_figure():
+    z = _rand(30, 3)
+    fig = viz.sphere_figure(z, np.arange(30) % 2)
+    _check_layout(fig)
+    assert fig.layout.title.text == "Embeddings on the sphere"
+    assert [t.type for t in fig.data] == ["surface", "scatter3d", "scatter3d"]
+    assert fig.data[0].opacity == pytest.approx(0.15) and fig.data[0].showscale is False
+    for trace in fig.data[1:]:
+        np.testing.assert_allclose(np.sqrt(np.square(trace.x) + np.square(trace.y) + np.square(trace.z)), 1, atol=1e-12)
+    fig, before = _updated(viz.sphere_figure, (z, np.arange(30) % 2), {}, (_rand(30, 3, seed=2), np.arange(30) % 2),
+                           {"title": "later"})
+    assert before[0]["x"].tolist() == list(map(list, fig.data[0].x))  # the sphere is untouched
+    assert _changed(before[1], fig.data[1], "z")
+
+
+# ----------------------------------------------------------------------------- candidate roles
+
+P, N, I = viz.POSITIVE, viz.NEGATIVE, viz.IGNORED
+PAIRED_3 = np.array([[P, N, N], [N, P, N], [N, N, P]])
+TWO_VIEW_3 = np.array([  # cat(z1, z2), N = 3: rows 0-2 view 1, rows 3-5 view 2
+    [I, N, N, P, N, N],
+    [N, I, N, N, P, N],
+    [N, N, I, N, N, P],
+    [P, N, N, I, N, N],
+    [N, P, N, N, I, N],
+    [N, N, P, N, N, I]])
+LABELS_3 = np.array([0, 0, 1])  # samples 0 and 1 share a class
+ORACLE_3 = np.array([
+    [I, I, N, P, I, N],
+    [I, I, N, I, P, N],
+    [N, N, I, N, N, P],
+    [P, I, N, I, I, N],
+    [I, P, N, I, I, N],
+    [N, N, P, N, N, I]])
+SUPCON_3 = np.array([
+    [I, P, N, P, P, N],
+    [P, I, N, P, P, N],
+    [N, N, I, N, N, P],
+    [P, P, N, I, P, N],
+    [P, P, N, P, I, N],
+    [N, N, P, N, N, I]])
+
+
+@pytest.mark.parametrize("loss, expected", [
+    ("info_nce", PAIRED_3), ("info_nce_symmetric", PAIRED_3), ("clip", PAIRED_3), ("siglip", PAIRED_3),
+    ("nt_xent", TWO_VIEW_3), ("decoupled", TWO_VIEW_3), ("debiased", TWO_VIEW_3), ("hard_negative", TWO_VIEW_3),
+    ("oracle", ORACLE_3), ("supcon", SUPCON_3),
+    ("decoupled_nt_xent", TWO_VIEW_3), ("clip_loss", PAIRED_3),
+])
+def test_candidate_roles_by_hand(loss, expected):
+    roles = viz.candidate_roles(loss, 3, LABELS_3)
+    assert roles.dtype == np.int8
+    np.testing.assert_array_equal(roles, expected)
+
+
+def test_candidate_roles_counts():
+    n = 5
+    nt = viz.candidate_roles("nt_xent", n)
+    assert ((nt == P).sum(1) == 1).all() and ((nt == N).sum(1) == 2 * n - 2).all()
+    info = viz.candidate_roles("info_nce", n)
+    assert ((info == P).sum(1) == 1).all() and ((info == N).sum(1) == n - 1).all()
+    labels = torch.tensor([0, 1, 0, 2, 1])
+    oracle = viz.candidate_roles("oracle", n, labels)
+    y = np.tile(labels.numpy(), 2)
+    assert not ((oracle == N) & (y[:, None] == y[None, :])).any()  # no same-class negative is left
+    assert ((oracle == P).sum(1) == 1).all()
+    supcon = viz.candidate_roles("supcon", n, labels)
+    same = (y[:, None] == y[None, :]) & ~np.eye(2 * n, dtype=bool)
+    np.testing.assert_array_equal(supcon == P, same)
+    single = viz.candidate_roles("supcon", n, labels, views=1)
+    assert single.shape == (n, n) and (np.diag(single) == I).all()
+
+
+def test_candidate_roles_bad_inputs():
+    with pytest.raises(ValueError, match="unknown loss 'triplet'.*info_nce.*supcon"):
+        viz.candidate_roles("triplet", 3)
+    for loss in ("oracle", "supcon"):
+        with pytest.raises(ValueError, match=f"{loss}.*needs labels"):
+            viz.candidate_roles(loss, 3)
+    with pytest.raises(ValueError, match="labels must be a 1-d array of 3"):
+        viz.candidate_roles("supcon", 3, [0, 1])
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        viz.candidate_roles("nt_xent", 0)
+    with pytest.raises(ValueError, match="views is only used by supcon"):
+        viz.candidate_roles("nt_xent", 3, views=3)
+
+
+# ----------------------------------------------------------------------------- similarity heatmap
+
+def test_similarity_figure_two_view():
+    z1, z2 = _rand(8, 5), _rand(8, 5, seed=1)
+    fig = viz.similarity_figure(z1, z2)
+    _check_layout(fig)
+    assert fig.layout.title.text == "nt_xent: 2N = 16 anchors, 1 positive and 14 negatives each"
+    assert [t.type for t in fig.data] == ["heatmap", "scatter", "scatter"]
+    both = torch.cat([z1, z2]).numpy()
+    np.testing.assert_allclose(np.asarray(fig.data[0].z), _cos_np(both, both), atol=1e-12)
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (-1, 1) and fig.data[0].reversescale
+    assert sorted(zip(fig.data[1].y, fig.data[1].x)) == [(a, (a + 8) % 16) for a in range(16)]  # positives
+    assert sorted(zip(fig.data[2].y, fig.data[2].x)) == [(a, a) for a in range(16)]  # self, ignored
+    cd = np.asarray(fig.data[0].customdata)  # (2N, 2N) role names
+    assert cd[0, 8] == "positive" and cd[0, 0] == "ignored (self)" and cd[0, 1] == "negative"
+
+
+def test_similarity_figure_paired_supcon_and_temperature():
+    z1, z2 = _rand(6, 4), _rand(6, 4, seed=1)
+    fig = viz.similarity_figure(z1, z2, loss="clip", temperature=0.1)
+    assert fig.layout.title.text == "clip: N = 6 queries, 1 positive and 5 negatives each, τ = 0.1"
+    np.testing.assert_allclose(np.asarray(fig.data[0].z), _cos_np(z1, z2), atol=1e-12)
+    assert len(fig.data[2].x) == 0  # nothing ignored
+    cd = np.asarray(fig.data[0].customdata)
+    assert float(cd[1, 2, 1]) == pytest.approx(_cos_np(z1, z2)[1, 2] / 0.1)
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    sup = viz.similarity_figure(z1, z2, loss="supcon", labels=labels)
+    assert sup.layout.title.text == "supcon: 2N = 12 anchors, 3 positives and 8 negatives each"
+    single = viz.similarity_figure(z1, loss="supcon", labels=labels)
+    assert np.asarray(single.data[0].z).shape == (6, 6)
+    assert single.layout.title.text == "supcon: N = 6 anchors, 1 positive and 4 negatives each"
+    oracle = viz.similarity_figure(z1, z2, loss="oracle", labels=labels)
+    assert "1 positive and 8 negatives each" in oracle.layout.title.text
+    nt = viz.similarity_figure(z1, z2, labels=labels)  # labels only annotate false negatives
+    assert np.asarray(nt.data[0].customdata)[0, 1] == "negative, same class (false negative)"
+    assert np.asarray(oracle.data[0].customdata)[0, 1] == "ignored, same class"
+
+
+def test_similarity_figure_update_in_place_even_across_losses():
+    z1, z2 = _rand(8, 5), _rand(8, 5, seed=1)
+    fig, before = _updated(viz.similarity_figure, (z1, z2), {}, (z2, z1), {"loss": "info_nce", "title": "swapped"})
+    np.testing.assert_allclose(np.asarray(fig.data[0].z), _cos_np(z2, z1), atol=1e-12)
+    assert len(fig.data[2].x) == 0
+
+
+def test_similarity_figure_bad_inputs():
+    z = _rand(4, 3)
+    with pytest.raises(ValueError, match="unknown loss"):
+        viz.similarity_figure(z, z, loss="nope")
+    with pytest.raises(ValueError, match="needs labels"):
+        viz.similarity_figure(z, z, loss="supcon")
+    with pytest.raises(ValueError, match="compares two views: pass z2"):
+        viz.similarity_figure(z)
+    with pytest.raises(ValueError, match="same shape"):
+        viz.similarity_figure(z, _rand(5, 3))
+    with pytest.raises(ValueError, match=r"z1 must be a 2-d array"):
+        viz.similarity_figure(torch.zeros(4))
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+        viz.similarity_figure(z, z, temperature=0.0)
+    with pytest.raises(ValueError, match="finite"):
+        viz.similarity_figure(torch.full((4, 3), float("nan")), z)
+
+
+# ----------------------------------------------------------------------------- softmax bars
+
+def test_softmax_bars_values_against_numpy():
+    s = np.array([0.2, 0.9, -0.3, 0.5, 0.1])
+    tau, pos = 0.2, 1
+    fig = viz.softmax_bars(s, temperature=tau, positive_index=pos)
+    _check_layout(fig)
+    e = np.exp((s - s.max()) / tau)
+    p = e / e.sum()
+    neg = np.arange(5) != pos
+    share = p[neg] / p[neg].sum()
+    np.testing.assert_allclose(fig.data[0].y, p, rtol=1e-12)
+    np.testing.assert_allclose(fig.data[1].y, share, rtol=1e-12)
+    np.testing.assert_allclose(share, np.exp(s[neg] / tau) / np.exp(s[neg] / tau).sum(), rtol=1e-12)
+    assert sum(fig.data[0].y) == pytest.approx(1) and sum(fig.data[1].y) == pytest.approx(1)
+    assert list(fig.data[0].x) == ["n1", "pos", "n2", "n3", "n4"] and list(fig.data[1].x) == ["n1", "n2", "n3", "n4"]
+    assert fig.data[0].marker.color[pos] != fig.data[0].marker.color[0]
+    assert fig.layout.title.text == f"τ = 0.2: loss {-math.log(p[pos]):.3f}, positive p = {p[pos]:.3f}"
+
+
+def test_softmax_bars_update_and_bad_inputs():
+    s = torch.tensor([[0.8, 0.1, 0.3]])
+    fig, before = _updated(viz.softmax_bars, (s,), {"temperature": 1.0},
+                           (s,), {"temperature": 0.05, "title": "colder"})
+    assert _changed(before[0], fig.data[0]) and _changed(before[1], fig.data[1])
+    with pytest.raises(ValueError, match="C >= 2"):
+        viz.softmax_bars([0.5], temperature=0.1)
+    with pytest.raises(ValueError, match="positive_index must be an integer in"):
+        viz.softmax_bars(s, temperature=0.1, positive_index=3)
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+        viz.softmax_bars(s, temperature=-1.0)
+    with pytest.raises(ValueError, match="candidate_names must have 3"):
+        viz.softmax_bars(s, temperature=0.1, candidate_names=["a"])
+    with pytest.raises(ValueError, match="was made by softmax_bars, not by spectrum_figure"):
+        viz.spectrum_figure(_rand(5, 3), fig=fig)
+
+
+def test_softmax_bars_tiny_temperature_stays_finite():
+    s = [1.0, -1.0, 0.99]
+    fig = viz.softmax_bars(s, temperature=1e-3, positive_index=2)  # loss = log(1 + e^10 + e^-1990)
+    assert math.isfinite(sum(fig.data[1].y)) and sum(fig.data[1].y) == pytest.approx(1)
+    assert "loss 10.000" in fig.layout.title.text
+    fig = viz.softmax_bars(s, temperature=1e-3, positive_index=1)  # p_pos = e^-2000 underflows float64
+    assert fig.layout.title.text == "τ = 0.001: loss 2000.000, positive p = 0.000"
+
+
+# ----------------------------------------------------------------------------- training curves
+
+RECORDS = [{"step": s, "loss": 5 - s / 10, "alignment": 1 / (s + 1), "knn": 0.5 + s / 100, "lr": 0.1}
+           for s in (0, 10, 20)]
+
+
+@pytest.mark.parametrize("kind", ["history", "frame", "list"])
+def test_training_curves_inputs_and_skipped_metrics(kind):
+    history = {"history": History(records=RECORDS), "frame": pd.DataFrame(RECORDS), "list": RECORDS}[kind]
+    fig = viz.training_curves(history)
+    _check_layout(fig)
+    assert [t.name for t in fig.data] == ["loss", "alignment", "knn"]  # uniformity and erank absent
+    assert fig.layout.title.text == "Training curves (3 evaluations, last step 20)"
+    assert list(fig.data[0].x) == [0, 10, 20] and list(fig.data[0].y) == [5, 4, 3]
+    assert fig.data[0].mode == "lines+markers"
+
+
+def test_training_curves_update_keeps_traces_and_layout_rows():
+    fig = viz.training_curves(RECORDS, metrics=("loss", "alignment", "knn", "lr"))
+    assert len(fig.data) == 4 and fig.layout.height >= 400  # two rows
+    widget = go.FigureWidget(fig)
+    more = RECORDS + [{"step": 30, "loss": 2.0, "knn": 0.9}]
+    returned = viz.training_curves(more, metrics=("loss",), fig=widget, title="now 4")
+    assert returned is widget and len(widget.data) == 4
+    assert list(widget.data[0].y) == [5, 4, 3, 2] and list(widget.data[1].x) == [0, 10, 20]
+    assert widget.layout.title.text == "now 4"
+    empty = viz.training_curves([], metrics=("loss", "knn"))
+    assert len(empty.data) == 2 and empty.layout.title.text == "Training curves (no records yet)"
+    with pytest.raises(ValueError, match="none of the metrics"):
+        viz.training_curves(RECORDS, metrics=("uniformity",))
+    with pytest.raises(TypeError, match="History"):
+        viz.training_curves(42)
+
+
+# ----------------------------------------------------------------------------- spectrum
+
+def test_spectrum_figure():
+    z = _rand(50, 8) * torch.tensor([5.0, 3, 1, 1, 0.5, 0.1, 0.01, 0.001])
+    fig = viz.spectrum_figure(z)
+    _check_layout(fig)
+    y = np.asarray(fig.data[0].y)
+    assert y[0] == 0.0 and (np.diff(y) <= 1e-12).all()
+    sigma = M.singular_values(z, center=True).numpy()
+    np.testing.assert_allclose(y, np.log10(sigma / sigma[0]), atol=1e-6)
+    erank = M.effective_rank(z, center=True)
+    assert fig.layout.title.text == f"Singular values (effective rank {erank:.1f} of 8)"
+    from_sigma = viz.spectrum_figure(singular_values=sigma[::-1])  # order does not matter
+    np.testing.assert_allclose(from_sigma.data[0].y, y, atol=1e-12)
+    assert from_sigma.layout.title.text == f"Singular values (effective rank {erank:.1f} of 8)"
+    collapsed = viz.spectrum_figure(torch.ones(10, 4) + _rand(10, 4) * torch.tensor([1.0, 0, 0, 0]))
+    assert collapsed.data[0].y[-1] == -12  # numerically zero, drawn at the floor without warnings
+
+
+def test_spectrum_update_and_bad_inputs():
+    fig, before = _updated(viz.spectrum_figure, (_rand(20, 6),), {}, (_rand(20, 6, seed=3),), {"title": "later"})
+    assert _changed(before[0], fig.data[0])
+    with pytest.raises(ValueError, match="exactly one of"):
+        viz.spectrum_figure()
+    with pytest.raises(ValueError, match="non-negative"):
+        viz.spectrum_figure(singular_values=[1.0, -0.5])
+
+
+# ----------------------------------------------------------------------------- alignment-uniformity plane
+
+def test_alignment_uniformity_figure():
+    frame = pd.DataFrame({"alignment": [0.5, 0.9, 1.2], "uniformity": [-3.5, -2.0, -1.0],
+                          "knn": [0.9, 0.7, 0.5], "tau": [0.1, 0.5, 1.0]})
+    fig = viz.alignment_uniformity_figure(frame, dim=3, color="knn", text="tau")
+    _check_layout(fig)
+    assert len(fig.data) == 2
+    assert list(fig.data[0].x) == [-3.5, -2.0, -1.0] and list(fig.data[0].y) == [0.5, 0.9, 1.2]
+    assert list(fig.data[0].marker.color) == [0.9, 0.7, 0.5] and fig.data[0].marker.showscale
+    reference = M.uniform_sphere_uniformity(3)
+    assert list(fig.data[1].x) == [reference, reference] and fig.data[1].line.dash == "dash"
+    assert "uniform on S^2" in fig.data[1].text
+    assert "lower" in fig.layout.xaxis.title.text and "lower" in fig.layout.yaxis.title.text
+    array_fig = viz.alignment_uniformity_figure(np.array([[0.5, -3.5], [0.9, -2.0]]))
+    assert list(array_fig.data[0].x) == [-3.5, -2.0] and len(array_fig.data[1].x) == 0
+    widget = go.FigureWidget(array_fig)
+    assert viz.alignment_uniformity_figure(frame.to_dict("records"), dim=2, color=[1, 2, 3], fig=widget,
+                                           title="runs") is widget
+    assert len(widget.data) == 2 and len(widget.data[0].x) == 3 and len(widget.data[1].x) == 2
+    with pytest.raises(ValueError, match=r"\(K, 2\)"):
+        viz.alignment_uniformity_figure(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="missing \\['uniformity'\\]"):
+        viz.alignment_uniformity_figure([{"alignment": 1.0}])
+    with pytest.raises(ValueError, match="not a column"):
+        viz.alignment_uniformity_figure(frame, color="acc")
+
+
+# ----------------------------------------------------------------------------- similarity histogram
+
+def test_similarity_histogram():
+    z1 = _rand(30, 4)
+    z2 = z1 + 0.3 * _rand(30, 4, seed=1)
+    labels = np.arange(30) % 3
+    fig = viz.similarity_histogram(z1, z2, bins=20, labels=labels)
+    _check_layout(fig)
+    assert len(fig.data) == 3
+    width = 2 / 20
+    for trace in fig.data:
+        assert sum(trace.y) * width == pytest.approx(1)
+        assert trace.x[0] == pytest.approx(-1 + width / 2)
+    sim = _cos_np(z1, z2)
+    off = ~np.eye(30, dtype=bool)
+    expected, _ = np.histogram(np.diag(sim), bins=np.linspace(-1, 1, 21), density=True)
+    np.testing.assert_allclose(fig.data[0].y, expected, atol=1e-9)
+    assert fig.layout.title.text.startswith(
+        f"Cosine similarity: positives mean {np.diag(sim).mean():.2f}, negatives mean {sim[off].mean():.2f}")
+    assert "(270 false negatives)" in fig.layout.title.text  # 3 classes of 10: 10 * 9 * 3 pairs
+    plain = viz.similarity_histogram(z1, z2)
+    assert len(plain.data) == 2
+    fig, before = _updated(viz.similarity_histogram, (z1, z2), {"labels": labels}, (z1, _rand(30, 4, seed=5)),
+                           {"title": "shuffled"})
+    assert _changed(before[0], fig.data[0]) and sum(fig.data[2].y) == 0  # no labels now: third trace emptied
+    with pytest.raises(ValueError, match="made without labels"):
+        viz.similarity_histogram(z1, z2, labels=labels, fig=go.FigureWidget(plain))
+    with pytest.raises(ValueError, match="at least 2 row"):
+        viz.similarity_histogram(z1[:1], z2[:1])
+
+
+# ----------------------------------------------------------------------------- devices and dtypes
+
+def test_every_builder_on_device(device):
+    gen = torch.Generator().manual_seed(0)
+    z2d = torch.randn(12, 2, generator=gen).to(device)
+    z3d = torch.randn(12, 3, generator=gen).to(device)
+    a, b = torch.randn(12, 6, generator=gen).to(device), torch.randn(12, 6, generator=gen).to(device)
+    labels = (torch.arange(12) % 3).to(device)
+    figs = [
+        viz.circle_figure(z2d, labels),
+        viz.sphere_figure(z3d.half(), labels),
+        viz.similarity_figure(a, b, loss="supcon", labels=labels, temperature=torch.tensor(0.5)),
+        viz.softmax_bars(a[0] @ b.T, temperature=0.5),
+        viz.spectrum_figure(a),
+        viz.similarity_histogram(a.bfloat16(), b, labels=labels),
+    ]
+    for fig in figs:
+        assert isinstance(fig, go.Figure) and fig.layout.title.text
+    np.testing.assert_allclose(np.asarray(figs[4].data[0].y)[0], 0.0)
+    both = torch.cat([a, b]).cpu().numpy()
+    np.testing.assert_allclose(np.asarray(figs[2].data[0].z), _cos_np(both, both), atol=1e-5)

@@ -1,0 +1,247 @@
+"""Collapse helpers (contrastlab.lessons.collapse): diagnostics, collapsed-batch losses, the anisotropic toy,
+encoders with and without a projector, SupCon + SimCLR, and the class-collapse measures."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import contrastlab.losses as L
+import contrastlab.metrics as M
+from contrastlab import data as D
+from contrastlab.lessons.collapse import (SupConSimCLR, anisotropic_gaussian, collapse_report, collapsed_loss,
+                                  encoder_with_projector, subclass_accuracy, supcon_simclr, variance_share)
+from contrastlab.methods import VICReg, BarlowTwins, SimSiam, build_method
+from contrastlab.models import build_encoder
+from contrastlab.train import fit
+
+
+def randn(*shape, seed=0, dtype=torch.float32):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+# --- collapse_report ---------------------------------------------------------------------------
+
+def test_report_of_spread_dimensional_and_collapsed_batches(device):
+    spread = randn(4000, 16, seed=1).to(device)  # isotropic: std·√d -> 1
+    report = collapse_report(spread)
+    assert report["std_ratio"] == pytest.approx(1.0, abs=0.02)
+    assert report["mean_norm"] < 0.05
+    assert report["erank"] > 15 and report["erank_centred"] > 15
+    flat = spread[:, :3] @ randn(3, 16, seed=2).to(device)  # rank 3
+    assert collapse_report(flat)["erank_centred"] < 3.0 + 1e-4
+    point = torch.zeros(64, 16, device=device)
+    point[:, 0] = 1.0  # one point, exactly
+    collapsed = collapse_report(point)
+    assert collapsed["std"] == 0.0 and collapsed["std_ratio"] == 0.0
+    assert collapsed["mean_norm"] == pytest.approx(1.0)
+    assert collapsed["erank"] == pytest.approx(1.0)
+    assert collapsed["uniformity"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_report_matches_the_metrics():
+    z = randn(100, 8, seed=3) + 0.5
+    report = collapse_report(z)
+    assert report["std"] == pytest.approx(M.collapse_std(z))
+    assert report["std_ratio"] == pytest.approx(M.collapse_std(z) * math.sqrt(8))
+    assert report["erank"] == pytest.approx(M.effective_rank(z))
+    assert report["erank_centred"] == pytest.approx(M.effective_rank(z, center=True))
+
+
+def test_report_validates_its_input():
+    with pytest.raises(ValueError, match="z must have at least 2 rows"):
+        collapse_report(randn(1, 8))
+    with pytest.raises(ValueError, match="z must be finite"):
+        collapse_report(torch.full((4, 3), math.nan))
+
+
+# --- collapsed_loss ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [2, 7, 128])
+def test_collapsed_losses_have_their_closed_forms(n):
+    assert collapsed_loss("simsiam", batch_size=n) == -1.0
+    assert collapsed_loss("byol", batch_size=n) == 0.0
+    assert collapsed_loss("vicreg", batch_size=n) == pytest.approx(25 * (1 - math.sqrt(1e-4)), abs=1e-12)
+    assert collapsed_loss("vicreg", batch_size=n, var_weight=0.0, cov_weight=0.0) == 0.0
+    assert collapsed_loss("barlow", batch_size=n, dim=12) == pytest.approx(12.0)
+    for tau in (0.05, 0.5, 2.0):
+        assert collapsed_loss("simclr", batch_size=n, temperature=tau) == pytest.approx(math.log(2 * n - 1), abs=1e-9)
+
+
+def test_collapsed_losses_match_the_set_ups_on_a_constant_batch():
+    """The set-ups' own pair losses on a collapsed batch give the same values (SimSiam without its
+    predictor, so that the prediction is the collapsed vector itself)."""
+    c = torch.zeros(16, 8, dtype=torch.float64)
+    c[:, 3] = 2.0
+    labels = torch.zeros(16, dtype=torch.long)
+    encoder = build_encoder((4,), out_dim=8)
+    for options in ({}, dict(var_weight=3.0, cov_weight=0.0), dict(sim_weight=1.0, var_weight=0.0)):
+        got = float(VICReg(encoder, **options).pair_loss(c, c, labels, 0))
+        assert got == pytest.approx(collapsed_loss("vicreg", batch_size=16, dim=8, **options))
+    assert float(BarlowTwins(encoder).pair_loss(c, c, labels, 0)) == pytest.approx(
+        collapsed_loss("barlow", batch_size=16, dim=8))
+    assert float(SimSiam(encoder, use_predictor=False).pair_loss(c, c, labels, 0)) == pytest.approx(
+        collapsed_loss("simsiam"))
+
+
+def test_collapsed_loss_validates():
+    with pytest.raises(ValueError, match="method must be one of"):
+        collapsed_loss("moco")
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 2"):
+        collapsed_loss("simclr", batch_size=1)
+    with pytest.raises(ValueError, match="dim must be an integer >= 1"):
+        collapsed_loss("barlow", dim=0)
+
+
+# --- anisotropic_gaussian ----------------------------------------------------------------------
+
+def test_anisotropic_gaussian_has_the_requested_spectrum_and_view_noise():
+    toy = anisotropic_gaussian(20000, dim=8, top_variance=1.0, bottom_variance=0.01, view_noise=0.3, seed=1)
+    expected = np.geomspace(1.0, 0.01, 8)
+    assert np.allclose(toy.variances.numpy(), expected)
+    eigenvalues = np.sort(np.linalg.eigvalsh(np.cov(toy.x.numpy().T)))[::-1]
+    assert np.allclose(eigenvalues, expected, rtol=0.1)
+    views = toy.views(torch.arange(20000), generator=toy.generator(0))  # (N, 2, 8)
+    noise = (views[:, 0] - toy.x).numpy()
+    assert noise.std() == pytest.approx(0.3, rel=0.02)
+    assert toy.dominated_directions() == int((expected < 0.09).sum())
+    assert anisotropic_gaussian(100, view_noise=0.0).dominated_directions() == 0
+
+
+def test_anisotropic_gaussian_is_seeded_and_labelled():
+    a, b = anisotropic_gaussian(300, seed=4), anisotropic_gaussian(300, seed=4)
+    assert torch.equal(a.x, b.x) and torch.equal(a.labels, b.labels)
+    assert not torch.equal(a.x, anisotropic_gaussian(300, seed=5).x)
+    assert set(a.labels.tolist()) <= set(range(8)) and len(set(a.labels.tolist())) > 1
+    assert torch.allclose(a.x, a.latents @ a.rotation, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, name", [(dict(bottom_variance=2.0), "bottom_variance"),
+                                          (dict(bottom_variance=0.0), "bottom_variance"),
+                                          (dict(class_dims=40), "class_dims"),
+                                          (dict(view_noise=-0.1), "view_noise"),
+                                          (dict(dim=1), "dim")])
+def test_anisotropic_gaussian_validates(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        anisotropic_gaussian(100, **kwargs)
+
+
+# --- encoder_with_projector --------------------------------------------------------------------
+
+def test_the_arms_share_the_backbone_initialisation():
+    encoders = {p: encoder_with_projector(10, projector=p, feature_dim=6, seed=3) for p in ("none", "linear", "mlp")}
+    reference = encoders["none"].backbone.state_dict()
+    for encoder in encoders.values():
+        for key, value in encoder.backbone.state_dict().items():
+            assert torch.equal(value, reference[key])
+    x = randn(5, 10, seed=4)
+    encoders["none"].eval()
+    assert torch.equal(encoders["none"](x), encoders["none"].features(x))
+    assert isinstance(encoders["linear"].head, torch.nn.Linear) and encoders["linear"](x).shape == (5, 6)
+    assert encoder_with_projector(10, projector="mlp", feature_dim=6, out_dim=3)(x).shape == (5, 3)
+    other = encoder_with_projector(10, projector="none", feature_dim=6, seed=4).backbone.state_dict()
+    assert not all(torch.equal(other[k], reference[k]) for k in reference)
+
+
+def test_encoder_with_projector_validates():
+    with pytest.raises(ValueError, match="projector must be one of"):
+        encoder_with_projector(4, projector="deep")
+    with pytest.raises(ValueError, match="out_dim must equal feature_dim"):
+        encoder_with_projector(4, projector="none", feature_dim=8, out_dim=4)
+    with pytest.raises(ValueError, match="input_dim"):
+        encoder_with_projector(0)
+
+
+# --- SupCon + SimCLR ---------------------------------------------------------------------------
+
+def test_joint_loss_is_the_weighted_sum():
+    z1, z2 = randn(12, 5, seed=1), randn(12, 5, seed=2)
+    labels = torch.tensor([0, 1, 2] * 4)
+    encoder = build_encoder((4,), out_dim=5)
+    supcon = L.supcon(torch.stack([z1, z2], 1), labels, temperature=0.2)
+    simclr = L.nt_xent(z1, z2, temperature=0.2)
+    for w in (0.0, 0.3, 1.0):
+        got = SupConSimCLR(encoder, weight=w, temperature=0.2).pair_loss(z1, z2, labels, 0)
+        torch.testing.assert_close(got, w * supcon + (1 - w) * simclr)
+    assert SupConSimCLR.needs_labels
+
+
+def test_joint_loss_validates():
+    encoder = build_encoder((4,))
+    with pytest.raises(ValueError, match="weight"):
+        SupConSimCLR(encoder, weight=1.5)
+    with pytest.raises(ValueError, match="temperature"):
+        SupConSimCLR(encoder, temperature=0.0)
+
+
+def test_supcon_simclr_starts_from_fits_initialisation_and_trains():
+    toy = D.feature_mix(200, seed=0)
+    joint = supcon_simclr(toy, out_dim=4, seed=5)
+    torch.manual_seed(5)
+    reference = build_method("simclr", toy, out_dim=4)
+    for (name, a), (_, b) in zip(joint.encoder.state_dict().items(), reference.encoder.state_dict().items()):
+        assert torch.equal(a, b), name
+    history = fit(toy, joint, steps=3, batch_size=32, eval_every=0, metrics=("knn",), progress=False)
+    assert math.isfinite(history.last()["loss"])
+
+
+# --- variance_share and subclass_accuracy ------------------------------------------------------
+
+def numpy_share(z, factor, within):
+    """Plain float64 loops: sum of n_g |mean_g - mean_c|^2 over sum of |u_i - mean_c|^2, pooled over c."""
+    u = z / np.linalg.norm(z, axis=1, keepdims=True)
+    between = total = 0.0
+    for c in np.unique(within):
+        uc, fc = u[within == c], factor[within == c]
+        mean = uc.mean(0)
+        total += ((uc - mean) ** 2).sum()
+        for g in np.unique(fc):
+            between += (fc == g).sum() * ((uc[fc == g].mean(0) - mean) ** 2).sum()
+    return between / total
+
+
+def test_variance_share_matches_a_numpy_reference():
+    z = randn(90, 6, seed=7)
+    factor = torch.randint(0, 3, (90,), generator=torch.Generator().manual_seed(1))
+    within = torch.randint(0, 2, (90,), generator=torch.Generator().manual_seed(2))
+    assert variance_share(z, factor) == pytest.approx(numpy_share(z.numpy(), factor.numpy(), np.zeros(90)))
+    assert variance_share(z, factor, within=within) == pytest.approx(
+        numpy_share(z.numpy(), factor.numpy(), within.numpy()))
+    assert variance_share(3.0 * z, factor) == pytest.approx(variance_share(z, factor))  # scale-free
+
+
+def test_variance_share_extremes():
+    points = randn(3, 5, seed=1)
+    factor = torch.arange(30) % 3
+    assert variance_share(points[factor], factor) == pytest.approx(1.0)  # each group a single point
+    z = randn(40, 5, seed=2)
+    groups = (torch.arange(80) >= 40).long()
+    mirrored = torch.cat([z, z])  # both groups hold the same points: equal means
+    assert variance_share(mirrored, groups) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_variance_share_validates():
+    with pytest.raises(ValueError, match="factor must have shape"):
+        variance_share(randn(10, 3), torch.zeros(9, dtype=torch.long))
+    with pytest.raises(TypeError, match="within must have an integer dtype"):
+        variance_share(randn(10, 3), torch.zeros(10, dtype=torch.long), within=torch.zeros(10))
+    with pytest.raises(ValueError, match="needs embeddings with some spread"):
+        variance_share(torch.ones(10, 3), torch.arange(10) % 2)
+
+
+def test_subclass_accuracy_separates_kept_and_collapsed_subclasses():
+    g = torch.Generator().manual_seed(0)
+    labels, subclass = torch.arange(400) % 2, (torch.arange(400) // 2) % 2
+    noise = 0.1 * torch.randn(400, 4, generator=g)
+    kept = torch.stack([labels, subclass], 1).float() @ torch.randn(2, 4, generator=g) + noise  # subclass visible
+    collapsed = labels[:, None].float() * torch.randn(1, 4, generator=g) + noise  # only the class
+    assert subclass_accuracy(kept, labels, subclass) > 0.95
+    assert abs(subclass_accuracy(collapsed, labels, subclass) - 0.5) < 0.15
+
+
+def test_subclass_accuracy_validates():
+    with pytest.raises(ValueError, match="labels must have shape"):
+        subclass_accuracy(randn(10, 3), torch.zeros(4, dtype=torch.long), torch.zeros(10, dtype=torch.long))
+    with pytest.raises(ValueError, match="at least 4 samples and 2 subclasses"):
+        subclass_accuracy(randn(10, 3), torch.arange(10) % 2, torch.zeros(10, dtype=torch.long))

@@ -1,0 +1,123 @@
+"""contrastlab.lessons.temperature: the relative penalty against autograd and numpy, limits, the trend helper, the sweep."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from contrastlab import data as D
+from contrastlab.lessons import temperature as T
+
+
+def sims(n=6, c=None, seed=0, dtype=torch.float64):
+    c = n if c is None else c
+    return torch.rand(n, c, generator=torch.Generator().manual_seed(seed), dtype=dtype) * 2 - 1  # (n, c) in [-1, 1)
+
+
+@pytest.mark.parametrize("tau", [0.05, 0.3, 2.0])
+def test_relative_penalty_is_the_normalised_infonce_gradient(tau, device):
+    s = sims(7).to(device).requires_grad_(True)
+    target = torch.arange(7, device=device)
+    F.cross_entropy(s / tau, target, reduction="sum").backward()  # sum: row i's loss only touches row i
+    grad = s.grad.clone()  # (7, 7) = P_ij / tau off the diagonal, -(1 - P_ii) / tau on it
+    grad.fill_diagonal_(0)
+    expected = grad / grad.sum(1, keepdim=True)
+    r = T.relative_penalty(s.detach(), temperature=tau)
+    torch.testing.assert_close(r, expected)
+    torch.testing.assert_close(r.sum(1), torch.ones(7, dtype=r.dtype, device=device))
+    assert torch.all(r.diagonal() == 0)
+
+
+def test_relative_penalty_matches_a_numpy_reference_with_explicit_positives():
+    s = sims(4, 9, seed=3)
+    pos = torch.tensor([0, 8, 3, 3])
+    r = T.relative_penalty(s, temperature=0.1, positive_index=pos).numpy()
+    x = s.numpy() / 0.1
+    for i, p in enumerate(pos.tolist()):
+        neg = np.delete(np.arange(9), p)
+        e = np.exp(x[i, neg] - x[i, neg].max())
+        np.testing.assert_allclose(r[i, neg], e / e.sum(), rtol=1e-12)
+        assert r[i, p] == 0
+
+
+def test_relative_penalty_is_finite_at_tiny_temperature_in_float32():
+    s = sims(5, dtype=torch.float32)
+    r = T.relative_penalty(s, temperature=1e-4)
+    assert torch.isfinite(r).all() and r.dtype == torch.float32
+    torch.testing.assert_close(r.sum(1), torch.ones(5))
+
+
+def test_hardest_share_limits_and_monotonicity():
+    s = sims(8, 30, seed=1)
+    pos = torch.zeros(8, dtype=torch.long)
+    for k in (1, 3):
+        shares = [T.hardest_share(s, temperature=t, k=k, positive_index=pos) for t in (100.0, 1.0, 0.3, 0.1, 0.01, 1e-4)]
+        torch.testing.assert_close(shares[0], torch.full((8,), k / 29, dtype=torch.float64), atol=2e-3, rtol=0)
+        torch.testing.assert_close(shares[-1], torch.ones(8, dtype=torch.float64))
+        for hot, cold in zip(shares, shares[1:]):
+            assert torch.all(cold >= hot - 1e-12), "the top-k share must grow as tau falls"
+    every = T.hardest_share(s, temperature=0.2, k=29, positive_index=pos)
+    torch.testing.assert_close(every, torch.ones(8, dtype=torch.float64))
+
+
+def test_hardest_share_ignores_the_positive_even_when_it_is_the_most_similar():
+    s = torch.tensor([[0.9, 0.5, 0.1], [0.2, 0.95, 0.3]], dtype=torch.float64)
+    share = T.hardest_share(s, temperature=0.1, k=1, positive_index=torch.tensor([0, 1]))
+    expected = [1 / (1 + math.exp(-4.0)), 1 / (1 + math.exp(-1.0))]
+    torch.testing.assert_close(share, torch.tensor(expected, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(temperature=0.0), "temperature"),
+    (dict(temperature=-1.0), "temperature"),
+    (dict(temperature=0.1, positive_index=torch.tensor([0, 1])), "positive_index"),
+    (dict(temperature=0.1, positive_index=torch.tensor([0, 1, 2, 9])), "positive_index"),
+])
+def test_relative_penalty_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        T.relative_penalty(sims(4), **kwargs)
+
+
+def test_bad_shapes_and_k():
+    with pytest.raises(ValueError, match="positive_index is required"):
+        T.relative_penalty(sims(3, 5), temperature=0.1)
+    with pytest.raises(ValueError, match="at least 2 candidates"):
+        T.relative_penalty(sims(3, 1), temperature=0.1, positive_index=torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="finite"):
+        T.relative_penalty(torch.full((2, 2), float("nan")), temperature=0.1)
+    with pytest.raises(ValueError, match="k must be"):
+        T.hardest_share(sims(4), temperature=0.1, k=4)
+
+
+@pytest.mark.parametrize("values, increasing, slack, expected", [
+    ([3.0, 1.0, 2.0, 4.0], True, 0.0, 0.2),
+    ([1.0, 2.0, 3.0, 4.0], True, 0.0, 0.1),
+    ([1.0, 2.0, 3.0, 2.9], True, 0.0, 1.0),
+    ([1.0, 2.0, 3.0, 2.9], True, 0.2, 0.1),
+    ([4.0, 3.0, 2.0, 5.0], False, 0.0, 1.0),
+    ([1.0, 3.0, 2.0, 1.0], False, 0.0, 0.2),
+])
+def test_monotone_from(values, increasing, slack, expected):
+    assert T.monotone_from([0.1, 0.2, 0.5, 1.0], values, increasing=increasing, slack=slack) == expected
+
+
+def test_monotone_from_sorts_by_tau_and_checks_lengths():
+    assert T.monotone_from([1.0, 0.1, 0.5], [4.0, 5.0, 3.0]) == 0.5
+    with pytest.raises(ValueError, match="same length"):
+        T.monotone_from([0.1, 0.2], [1.0])
+
+
+def test_sweep_temperature_table_is_seeded_and_has_tolerance():
+    make = lambda seed: D.vmf_mixture(200, n_classes=4, dim=8, seed=seed)  # noqa: E731
+    kwargs = dict(seeds=(0, 1), steps=3, batch_size=32, eval_size=64, out_dim=4, feature_dim=8, hidden=16)
+    first = T.sweep_temperature(make, [0.1, 1.0], **kwargs)
+    again = T.sweep_temperature(make, [0.1, 1.0], **kwargs)
+    assert list(first[["tau", "seed"]].itertuples(index=False, name=None)) == [(0.1, 0), (1.0, 0), (0.1, 1), (1.0, 1)]
+    for column in ("uniformity", "tolerance", "knn", "knn_projection", "temperature", "step"):
+        assert column in first.columns
+    assert (first["step"] == 3).all() and (first["temperature"] == first["tau"]).all()
+    assert first["tolerance"].between(-1, 1).all()
+    np.testing.assert_allclose(first[["uniformity", "tolerance", "knn"]].to_numpy(),
+                               again[["uniformity", "tolerance", "knn"]].to_numpy())

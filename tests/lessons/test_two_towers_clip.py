@@ -1,0 +1,348 @@
+"""contrastlab.lessons.two_towers_clip: the modality gap, Procrustes amending, the scaled logit scale, LiT and NegCLIP pieces."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import contrastlab
+from contrastlab import data as D
+from contrastlab import losses
+from contrastlab.lessons import two_towers_clip as TT
+from contrastlab.methods import CLIP
+
+
+def randn(*shape, seed=0, dtype=torch.float32):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def unit(x):
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def random_rotation(d, seed=0):
+    q, _ = torch.linalg.qr(randn(d, d, seed=seed, dtype=torch.float64))
+    return q
+
+
+# ---------------------------------------------------------------------------------------- the gap
+
+def test_modality_gap_matches_numpy_with_different_row_counts(device):
+    a, b = randn(40, 6, seed=1, dtype=torch.float64), randn(25, 6, seed=2, dtype=torch.float64) + 0.5
+    expected = np.linalg.norm(unit(a.numpy()).mean(0) - unit(b.numpy()).mean(0))
+    assert TT.modality_gap(a.to(device), b.to(device)) == pytest.approx(expected, abs=1e-12)
+    np.testing.assert_allclose(TT.gap_vector(a, b).numpy(), unit(a.numpy()).mean(0) - unit(b.numpy()).mean(0))
+
+
+def test_modality_gap_closed_forms_and_scale_invariance():
+    a = randn(30, 5, seed=3)
+    assert TT.modality_gap(a, a) == pytest.approx(0.0, abs=1e-7)
+    assert TT.modality_gap(a, 7.0 * a[torch.randperm(30)]) == pytest.approx(0.0, abs=1e-6)  # rows rescaled, shuffled
+    e = torch.eye(5)
+    assert TT.modality_gap(e[:1].repeat(4, 1), -e[:1].repeat(3, 1)) == pytest.approx(2.0)  # opposite points
+    assert TT.modality_gap(e[:1].repeat(4, 1), e[1:2].repeat(4, 1)) == pytest.approx(math.sqrt(2))  # orthogonal
+
+
+def test_modality_gap_validates():
+    with pytest.raises(ValueError, match="same dimension"):
+        TT.modality_gap(randn(4, 3), randn(4, 5))
+    with pytest.raises(ValueError, match="b must be finite"):
+        TT.modality_gap(randn(4, 3), torch.full((4, 3), float("nan")))
+    with pytest.raises(TypeError, match="a must be a torch.Tensor"):
+        TT.modality_gap(np.ones((4, 3)), randn(4, 3))
+
+
+def test_shift_embeddings_closes_and_widens_the_gap():
+    direction_a, direction_b = torch.zeros(16), torch.zeros(16)
+    direction_a[0], direction_b[1] = 1.0, 1.0
+    a = direction_a + 0.2 * randn(200, 16, seed=4)  # two narrow cones, gap about sqrt 2
+    b = direction_b + 0.2 * randn(200, 16, seed=5)
+    gap = TT.modality_gap(a, b)
+    same_a, same_b = TT.shift_embeddings(a, b, 0.0)
+    torch.testing.assert_close(same_a, torch.nn.functional.normalize(a, dim=1))
+    torch.testing.assert_close(same_b, torch.nn.functional.normalize(b, dim=1))
+    closed = TT.modality_gap(*TT.shift_embeddings(a, b, 1.0))
+    wider = TT.modality_gap(*TT.shift_embeddings(a, b, -0.5))
+    assert closed < 0.05 * gap and wider > gap
+    for x in TT.shift_embeddings(a, b, 0.6):
+        torch.testing.assert_close(x.norm(dim=1), torch.ones(200))
+    # numpy reference for one fraction
+    ua, ub = unit(a.double().numpy()), unit(b.double().numpy())
+    delta = ua.mean(0) - ub.mean(0)
+    got_a, got_b = TT.shift_embeddings(a.double(), b.double(), 0.3)
+    np.testing.assert_allclose(got_a.numpy(), unit(ua - 0.15 * delta), atol=1e-12)
+    np.testing.assert_allclose(got_b.numpy(), unit(ub + 0.15 * delta), atol=1e-12)
+    with pytest.raises(ValueError, match="fraction"):
+        TT.shift_embeddings(a, b, float("inf"))
+
+
+# ------------------------------------------------------------------------------- Procrustes, amend
+
+def test_procrustes_recovers_a_known_rotation():
+    r = random_rotation(8, seed=6)
+    source = randn(50, 8, seed=7, dtype=torch.float64)
+    got = TT.procrustes(source, source @ r)
+    torch.testing.assert_close(got, r, atol=1e-10, rtol=0)
+    torch.testing.assert_close(got.T @ got, torch.eye(8, dtype=torch.float64), atol=1e-10, rtol=0)
+    with pytest.raises(ValueError, match="same shape"):
+        TT.procrustes(randn(5, 4), randn(6, 4))
+
+
+def test_rotate_output_rotates_the_embeddings_and_validates():
+    tower = TT.tower(6, out_dim=5, seed=0)
+    x = randn(10, 6, seed=8)
+    r = random_rotation(5, seed=9).float()
+    with torch.no_grad():
+        before = tower(x)
+        TT.rotate_output(tower, r)
+        torch.testing.assert_close(tower(x), before @ r, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="rotation must be a \\(5, 5\\)"):
+        TT.rotate_output(tower, torch.eye(4))
+    with pytest.raises(ValueError, match="rotation must be orthogonal"):
+        TT.rotate_output(tower, 2 * torch.eye(5))
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        TT.rotate_output(torch.nn.ReLU(), torch.eye(5))
+
+
+def test_amend_gap_removes_most_of_the_initial_gap(device):
+    pairs = D.paired_modalities(400, seed=0, device=device)
+    tower_a, tower_b = TT.tower_pair(pairs, seed=0)
+    tower_b.train()
+    before, after = TT.amend_gap(tower_a, tower_b, pairs.x, pairs.b)
+    assert before > 1.0  # the cone effect of untrained 3-layer towers
+    assert after < 0.1 * before
+    assert tower_b.training  # mode kept
+    with torch.no_grad():
+        assert TT.modality_gap(tower_a(pairs.x), tower_b(pairs.b)) == pytest.approx(after, abs=1e-6)
+
+
+def test_towers_are_seeded_without_batchnorm_and_on_the_data_device(device):
+    pairs = D.paired_modalities(50, seed=0, device=device)
+    a1, b1 = TT.tower_pair(pairs, seed=3)
+    a2, _ = TT.tower_pair(pairs, seed=3)
+    state = torch.random.get_rng_state()
+    TT.tower(4, seed=1)
+    assert torch.equal(state, torch.random.get_rng_state())  # the global random state is untouched
+    for p, q in zip(a1.parameters(), a2.parameters()):
+        assert torch.equal(p, q)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in a1.modules())
+    assert next(b1.parameters()).device.type == torch.device(device).type
+    with pytest.raises(ValueError, match="depth"):
+        TT.tower(4, depth=0)
+    with pytest.raises(TypeError, match="data must be paired"):
+        TT.tower_pair(D.vmf_mixture(50, seed=0))
+
+
+# ---------------------------------------------------------------------------------- logit scale
+
+def test_clip_method_learns_the_scale_at_its_own_learning_rate_without_weight_decay():
+    method = TT.clip_method(TT.tower(4, seed=0), TT.tower(3, seed=1), init_temperature=0.1, scale_lr=30)
+    groups = method.param_groups(1e-3, 1e-2)
+    scale_group = next(g for g in groups if any(p is method.scale.log_scale for p in g["params"]))
+    assert scale_group["lr"] == pytest.approx(3e-2) and scale_group["weight_decay"] == 0.0
+    assert len(scale_group["params"]) == 1
+    assert all(g["lr"] == pytest.approx(1e-3) for g in groups if g is not scale_group)
+    with pytest.raises(ValueError, match="scale_lr"):
+        TT.clip_method(TT.tower(4, seed=0), TT.tower(3, seed=1), scale_lr=0.0)
+
+
+def test_clip_method_options():
+    tower_a, tower_b = TT.tower(4, seed=0), TT.tower(3, seed=1)
+    fixed = TT.clip_method(tower_a, tower_b, temperature=0.05)
+    assert isinstance(fixed, CLIP) and fixed.temperature() == pytest.approx(0.05)
+    learned = TT.clip_method(tower_a, tower_b, init_temperature=0.1, scale_lr=5)
+    assert isinstance(learned.scale, losses.LearnableLogitScale) and learned.temperature() == pytest.approx(0.1)
+    assert learned.scale_lr == 5.0
+    locked = TT.clip_method(TT.tower(4, seed=2), tower_b, lock_a=True)
+    assert not any(p.requires_grad for p in locked.encoder.parameters())
+    assert all(p.requires_grad for p in locked.encoder_b.parameters())
+    assert isinstance(TT.clip_method(tower_a, tower_b, negatives=lambda x: x.flip(1)), TT.NegCLIP)
+    with pytest.raises(ValueError, match="temperature"):
+        TT.clip_method(tower_a, tower_b, temperature=0.0)
+
+
+def test_a_faster_scale_moves_the_temperature_further_under_fit():
+    pairs = D.paired_modalities(300, seed=0)
+    ends = {}
+    for m in (1, 30):
+        method = TT.clip_method(*TT.tower_pair(pairs, seed=0), scale_lr=m)
+        history = contrastlab.fit(pairs, method, steps=20, batch_size=64, eval_every=0, metrics=("top1",),
+                                  seed=0, progress=False)
+        ends[m] = abs(math.log(history.last()["temperature"] / 0.07))  # how far log τ moved
+    assert ends[30] > 5 * ends[1] > 0
+
+
+# -------------------------------------------------------------------------------- nuisance, LiT
+
+def test_add_nuisance_keeps_the_signal_and_views_redraw_the_nuisance(device):
+    pairs = D.paired_modalities(100, seed=0, device=device)
+    world = TT.add_nuisance(pairs, 12, scale=2.0, seed=1)
+    assert world.x.shape == (100, 32 + 12) and torch.equal(world.b, pairs.b)
+    q = world.mix.double()
+    torch.testing.assert_close(q.T @ q, torch.eye(44, dtype=torch.float64, device=q.device), atol=1e-6, rtol=0)
+    unmixed = world.x @ world.mix.T  # (100, 44): [signal, nuisance]
+    torch.testing.assert_close(unmixed[:, :32], pairs.x, atol=1e-4, rtol=0)
+    assert unmixed[:, 32:].std() == pytest.approx(2.0, rel=0.15)
+    views = TT.modality_views(world, noise=0.0).views(torch.arange(100, device=device))  # (100, 2, 44)
+    parts = views @ world.mix.T
+    torch.testing.assert_close(parts[:, 0, :32], pairs.x, atol=1e-4, rtol=0)  # signal kept
+    assert (parts[:, 0, 32:] - parts[:, 1, 32:]).abs().mean() > 1.0  # nuisance redrawn per view
+    sub = world.subset(torch.arange(10, 20, device=device))
+    torch.testing.assert_close(sub.x @ sub.mix.T, unmixed[10:20])
+    plain = TT.modality_views(pairs, "b", noise=0.5).views(torch.arange(5, device=device))
+    assert plain.shape == (5, 2, 24)
+    with pytest.raises(ValueError, match="n_nuisance"):
+        TT.add_nuisance(pairs, 0)
+    with pytest.raises(ValueError, match="which"):
+        TT.modality_views(pairs, "c")
+    with pytest.raises(TypeError, match="pairs must be a PairedModalities"):
+        TT.add_nuisance(D.vmf_mixture(50, seed=0))
+
+
+def test_class_prompts_and_zero_shot_accuracy():
+    centres = torch.eye(3, 6) * 5
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 2])
+    b = centres[labels] + 0.1 * randn(7, 6, seed=12)
+    identity = torch.nn.Identity()
+    prompts = TT.class_prompts(identity, b, labels)
+    torch.testing.assert_close(prompts, torch.stack([b[labels == c].mean(0) for c in range(3)]))
+    assert TT.zero_shot_accuracy(b, labels, prompts) == 1.0
+    assert TT.zero_shot_accuracy(b, (labels + 1) % 3, prompts) == 0.0
+    with pytest.raises(ValueError, match="labels must lie in"):
+        TT.zero_shot_accuracy(b, labels + 1, prompts)
+    with pytest.raises(ValueError, match="labels must contain every class"):
+        TT.class_prompts(identity, b, labels, n_classes=5)
+    with pytest.raises(ValueError, match="prompts must have"):
+        TT.zero_shot_accuracy(b, labels, prompts[:, :4])
+
+
+# ------------------------------------------------------------------------------- NegCLIP pieces
+
+def decode(captions, o, a):
+    w = o + a
+    return torch.stack([captions[:, :o].argmax(1), captions[:, o:w].argmax(1),
+                        captions[:, w:w + o].argmax(1), captions[:, w + o:].argmax(1)], 1)
+
+
+def test_compositional_pairs_are_consistent():
+    comp = TT.compositional_pairs(300, n_objects=5, n_attributes=4, seed=0)
+    assert comp.x.shape == (300, 64) and comp.b.shape == (300, 18)
+    assert torch.all(comp.objects[:, 0] != comp.objects[:, 1])
+    assert torch.all(comp.attributes[:, 0] != comp.attributes[:, 1])
+    assert torch.equal(comp.b.sum(1), torch.full((300,), 4.0))  # four one-hot tokens
+    tokens = decode(comp.b, 5, 4)
+    assert torch.equal(tokens, torch.stack([comp.objects[:, 0], comp.attributes[:, 0],
+                                            comp.objects[:, 1], comp.attributes[:, 1]], 1))
+    assert torch.equal(comp.latents.long(), tokens)
+    assert comp.labels.min() >= 0 and comp.labels.max() < 10  # C(5, 2) unordered object pairs
+    same_pair = comp.labels[:, None] == comp.labels[None, :]
+    sets = [frozenset(o.tolist()) for o in comp.objects]
+    assert all(same_pair[i, j] == (sets[i] == sets[j]) for i in range(40) for j in range(40))
+    again = TT.compositional_pairs(300, n_objects=5, n_attributes=4, seed=0)
+    assert torch.equal(comp.x, again.x) and torch.equal(comp.b, again.b)
+    with pytest.raises(ValueError, match="n_objects"):
+        TT.compositional_pairs(10, n_objects=1)
+
+
+def test_same_bindings_in_either_caption_order_give_images_from_the_same_pair_of_slots():
+    comp = TT.compositional_pairs(4000, n_objects=3, n_attributes=3, noise_a=0.0, seed=1)
+    key = [frozenset(zip(o.tolist(), c.tolist())) for o, c in zip(comp.objects, comp.attributes)]
+    first = {}
+    for i, k in enumerate(key):
+        first.setdefault(k, []).append(i)
+    group = max(first.values(), key=len)
+    distinct = {tuple(np.round(comp.x[i].numpy(), 5)) for i in group}
+    assert len(distinct) == 2  # left/right order only: the caption order does not reach the image
+
+
+def test_swap_attributes_swaps_only_the_bindings():
+    comp = TT.compositional_pairs(50, n_objects=6, n_attributes=5, seed=2)
+    swapped = comp.captions(swapped=True)
+    tokens, swapped_tokens = decode(comp.b, 6, 5), decode(swapped, 6, 5)
+    assert torch.equal(swapped_tokens, tokens[:, [0, 3, 2, 1]])
+    assert torch.equal(comp.swap_attributes(swapped), comp.b)  # an involution
+    assert torch.equal(swapped.sum(0)[:6] + swapped.sum(0)[11:17], comp.b.sum(0)[:6] + comp.b.sum(0)[11:17])
+    with pytest.raises(ValueError, match="captions must be a \\(N, 22\\)"):
+        TT.swap_attributes(torch.zeros(3, 20), 6, 5)
+
+
+def test_drop_swap_partners_leaves_no_swap_in_the_data():
+    comp = TT.compositional_pairs(2000, n_objects=4, n_attributes=4, seed=4)  # 72 compositions: many partners
+    keys = lambda d, flip: [frozenset(zip(o.tolist(), (c.flip(0) if flip else c).tolist()))  # noqa: E731
+                            for o, c in zip(d.objects, d.attributes)]
+    assert set(keys(comp, True)) & set(keys(comp, False))  # the full data has swap partners
+    assert TT.swap_partner_rate(comp, 256) > 0.9
+    kept = TT.drop_swap_partners(comp)
+    assert not set(keys(kept, True)) & set(keys(kept, False))
+    assert TT.swap_partner_rate(kept, 256) == 0.0
+    assert len(TT.drop_swap_partners(kept)) == len(kept)  # idempotent
+    assert set(keys(kept, False)) | set(keys(kept, True)) == set(keys(comp, False)) | set(keys(comp, True))
+    with pytest.raises(TypeError, match="data must be a CompositionalPairs"):
+        TT.drop_swap_partners(D.paired_modalities(10, seed=0))
+    with pytest.raises(ValueError, match="batch_size"):
+        TT.swap_partner_rate(comp, 1)
+
+
+def test_swap_partner_rate_matches_a_direct_count():
+    comp = TT.compositional_pairs(300, n_objects=3, n_attributes=3, seed=5)
+    own = [frozenset(zip(o.tolist(), c.tolist())) for o, c in zip(comp.objects, comp.attributes)]
+    swap = [frozenset(zip(o.tolist(), c.flip(0).tolist())) for o, c in zip(comp.objects, comp.attributes)]
+    k = np.array([sum(s == o for o in own) for s in swap])
+    assert TT.swap_partner_rate(comp, 2) == pytest.approx(np.mean(k / 299))  # one other sample in the batch
+
+
+def reference_negclip(a, b, n, t):
+    a, b, n = unit(a), unit(b), unit(n)
+    logits = t * a @ np.concatenate([b, n]).T  # (N, N + M)
+    rows = np.log(np.exp(logits).sum(1)) - np.diag(logits[:, :len(b)])
+    square = logits[:, :len(b)]
+    cols = np.log(np.exp(square).sum(0)) - np.diag(square)
+    return (rows.mean() + cols.mean()) / 2
+
+
+def test_clip_loss_with_negatives_matches_numpy_and_bounds_clip_loss(device):
+    a, b, n = (randn(9, 5, seed=s, dtype=torch.float64) for s in (13, 14, 15))
+    n = n[:4]
+    got = TT.clip_loss_with_negatives(a.to(device), b.to(device), n.to(device), logit_scale=3.0)
+    assert float(got) == pytest.approx(reference_negclip(a.numpy(), b.numpy(), n.numpy(), 3.0), abs=1e-12)
+    assert float(got) > float(losses.clip_loss(a, b, logit_scale=3.0))  # more candidates, larger loss
+    inputs = tuple(x.clone().requires_grad_(True) for x in (a, b, n))
+    assert torch.autograd.gradcheck(lambda x, y, z: TT.clip_loss_with_negatives(x, y, z, logit_scale=2.0), inputs)
+
+
+def test_clip_loss_with_negatives_validates():
+    a = randn(4, 3)
+    with pytest.raises(ValueError, match="b_negatives must have shape"):
+        TT.clip_loss_with_negatives(a, a, randn(2, 5), logit_scale=1.0)
+    with pytest.raises(ValueError, match="logit_scale"):
+        TT.clip_loss_with_negatives(a, a, a, logit_scale=0.0)
+    with pytest.raises(ValueError, match="a and b must have the same shape"):
+        TT.clip_loss_with_negatives(a, randn(5, 3), a, logit_scale=1.0)
+
+
+def test_negclip_method_uses_the_swapped_captions_and_trains():
+    comp = TT.compositional_pairs(400, n_objects=6, n_attributes=6, seed=3)
+    method = TT.clip_method(*TT.tower_pair(comp, seed=0), temperature=0.1, negatives=comp.swap_attributes)
+    a, b = comp.views(torch.arange(16), generator=comp.generator(0))
+    loss, za, zb = method.loss((a, b), comp.labels[:16], 0)
+    expected = TT.clip_loss_with_negatives(method.encoder(a), method.encoder_b(b),
+                                           method.encoder_b(comp.swap_attributes(b)), logit_scale=10.0)
+    torch.testing.assert_close(loss, expected)
+    history = contrastlab.fit(comp, method, steps=5, batch_size=64, eval_every=0, metrics=("top1",), seed=0,
+                              progress=False)
+    assert math.isfinite(history.last()["loss"])
+    with pytest.raises(TypeError, match="negatives must be a function"):
+        TT.NegCLIP(TT.tower(4), encoder_b=TT.tower(4), negatives=3)
+
+
+def test_binding_accuracy():
+    images = torch.eye(4, 6)
+    assert TT.binding_accuracy(images, images, torch.eye(4, 6).roll(1, 1)) == 1.0
+    assert TT.binding_accuracy(images, images, images) == 0.0  # a tie counts against
+    rng = np.random.default_rng(0)
+    u, p, q = (torch.tensor(rng.standard_normal((50, 3))) for _ in range(3))
+    expected = np.mean((unit(u.numpy()) * unit(p.numpy())).sum(1) > (unit(u.numpy()) * unit(q.numpy())).sum(1))
+    assert TT.binding_accuracy(u, p, q) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="images and swapped must have the same shape"):
+        TT.binding_accuracy(u, p, q[:10])
