@@ -356,7 +356,8 @@ print(f"queries whose positive is their most similar candidate: {top1:.0%}")
 
 # %%
 dim = 10
-x, y = bounds.correlated_gaussians(256, dim=dim, rho=0.9, seed=0, device=device)  # (256, d) each
+pairs = contrastlab.data.correlated_gaussians(256, dim=dim, rho=0.9, seed=0, device=device)
+x, y = pairs.x, pairs.b  # (256, d) each
 cosine = F.normalize(x, dim=1) @ F.normalize(y, dim=1).T / 0.1  # (256, 256) info_nce's critic at tau = 0.1
 targets = torch.arange(256, device=device)
 assert torch.allclose(positive_nll(cosine, targets).mean(), info_nce(x, y, temperature=0.1), atol=1e-5)

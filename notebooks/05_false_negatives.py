@@ -335,7 +335,7 @@ fig
 # Without labels, a negative that is *very* similar to the anchor is a suspect. DCLR (Zhou et al. 2022)
 # gives weight 0 to negatives whose similarity under a frozen reference model exceeds a threshold
 # $\phi$. ClusterNS (Deng et al. 2023) runs k-means and treats the anchor's cluster-mates as false
-# negatives. `filtering.filtered_nt_xent` implements both as a keep mask on the NT-Xent core:
+# negatives. `L.filtered_nt_xent` implements both as a keep mask on the NT-Xent core:
 #
 # $$\ell_a = \log\Big(e^{s_{a,a^+}/\tau} + \sum_{k \ne a, a^+:\ \cos(r_a, r_k) < \phi} e^{s_{ak}/\tau}\Big) - s_{a,a^+}/\tau .$$
 #
@@ -392,7 +392,7 @@ filter_fig = filter_figure(0.3)
 filter_fig
 
 # %% [markdown]
-# `filtering.filtered_nt_xent` puts a filter into the loss. On one batch of $K=4$ views embedded by the
+# `L.filtered_nt_xent` puts a filter into the loss. On one batch of $K=4$ views embedded by the
 # random-negative model, the cell compares NT-Xent, the threshold filter (deciding with the oracle
 # model's similarities, at the $\phi$ that catches half the false negatives, as printed above), the
 # k-means filter, and the oracle loss.
@@ -403,10 +403,11 @@ z1, z2 = models[K, "simclr"].project(v[:, 0]), models[K, "simclr"].project(v[:, 
 reference = models[K, "oracle"].project(torch.cat([v[:, 0], v[:, 1]]))  # (256, E) DCLR-style frozen reference
 phi_half = next(q.threshold for q in reversed(curves["oracle"]) if q.recall >= 0.5)
 _, ids = spherical_kmeans(reference[:128], K, seed=0)  # (128,) clusters of the first views
-print(f"NT-Xent {L.nt_xent(z1, z2).item():.4f} | threshold φ = {phi_half:.2f}:"
-      f" {filtering.filtered_nt_xent(z1, z2, threshold=phi_half, reference=reference).item():.4f}"
-      f" | k-means: {filtering.filtered_nt_xent(z1, z2, cluster_ids=ids).item():.4f}"
-      f" | oracle {L.oracle_nt_xent(z1, z2, y4[:128]).item():.4f}  (all at tau = 0.5)")
+tau = 0.5
+print(f"NT-Xent {L.nt_xent(z1, z2, temperature=tau).item():.4f} | threshold φ = {phi_half:.2f}:"
+      f" {L.filtered_nt_xent(z1, z2, temperature=tau, threshold=phi_half, reference=reference).item():.4f}"
+      f" | k-means: {L.filtered_nt_xent(z1, z2, temperature=tau, cluster_ids=ids).item():.4f}"
+      f" | oracle {L.oracle_nt_xent(z1, z2, y4[:128], temperature=tau).item():.4f}  (all at tau = {tau})")
 
 # %% [markdown]
 # ### Live: move the threshold

@@ -394,7 +394,7 @@ fig
 # projector, they show it only needs to be diagonal and low-rank, that is, the embedding after it
 # spans fewer directions than the representation before it.
 #
-# **Toy.** `collapse.anisotropic_gaussian`: 32-d Gaussian data whose variance along principal
+# **Toy.** `D.anisotropic_gaussian`: 32-d Gaussian data whose variance along principal
 # direction $k$ falls geometrically from $\lambda_1 = 1$ to $\lambda_{32} = 0.01$; a view adds noise
 # $\sigma\varepsilon$ in every direction, so $\sigma$ is the augmentation strength and the data
 # variance is below the augmentation variance in $\#\{k: \lambda_k < \sigma^2\}$ directions. SimCLR
@@ -408,7 +408,7 @@ fig
 SIGMAS, JSEEDS, JSTEPS = ((0.05, 0.3, 0.8), (0,), 150) if FAST else ((0.05, 0.1, 0.2, 0.4, 0.8), (0, 1), 300)
 spectra, ranks = {}, []
 for sigma in SIGMAS:
-    data = collapse.anisotropic_gaussian(2000, dim=32, view_noise=sigma, seed=0, device=device)
+    data = D.anisotropic_gaussian(2000, dim=32, view_noise=sigma, seed=0, device=device)
     x = data.x[:1024]  # (1024, 32) clean inputs
     for projector in ("linear", "none"):
         for seed in JSEEDS:
@@ -502,7 +502,7 @@ print("representation rank without / with a linear projector: "
 #   $S = \sum_g n_g\lVert\bar u_g - \bar u_c\rVert^2 / \sum_i \lVert u_i - \bar u_c\rVert^2$ over the unit
 #   embeddings $u$ of each class $c$ and its subclasses $g$: 1 when each subclass is one point, 0 when
 #   the subclasses coincide. The joint loss is $w\,\mathcal L_{SupCon} + (1-w)\,\mathcal L_{SimCLR}$ with
-#   $w = 0.5$ (`collapse.SupConSimCLR`).
+#   $w = 0.5$ (the set-up `"supcon_simclr"`, `methods.SupConSimCLR`).
 # - *Feature suppression*: the easy feature at strength 1, identical in both views. We measure the
 #   class kNN accuracy of a 4-d embedding, then give the encoder a 32-d embedding, or better views
 #   (`easy_view_noise=0.5` makes the easy feature differ between views, so it no longer identifies the

@@ -224,7 +224,7 @@ for depth in (1, 2, 3, 4):
         with torch.no_grad():
             ea, eb, ea2 = ga(a), gb(b), twin(a)  # (500, 32) each
         cone_rows.append(dict(depth=depth, seed=seed, cos_a=metrics.anisotropy(ea), cos_b=metrics.anisotropy(eb),
-                              gap=TT.modality_gap(ea, eb), gap_same_input=TT.modality_gap(ea, ea2)))
+                              gap=metrics.modality_gap(ea, eb), gap_same_input=metrics.modality_gap(ea, ea2)))
 cones = pd.DataFrame(cone_rows).groupby("depth").mean().drop(columns="seed")
 print(cones.round(3).to_string())
 fig = go.Figure([go.Scatter(x=cones.index, y=cones[c], mode="lines+markers", name=n) for c, n in (
@@ -279,18 +279,18 @@ def gap_run(tau: float, init: str, seed: int) -> dict:
     """Train the towers at a fixed τ from a random or amended initialisation; return the gaps and accuracy."""
     ga, gb = TT.tower_pair(pairs, seed=seed)
     with torch.no_grad():
-        gap0 = TT.modality_gap(ga(a), gb(b))
+        gap0 = metrics.modality_gap(ga(a), gb(b))
     if init == "amended":
         TT.amend_gap(ga, gb, *train.views(generator=train.generator(2)))  # rotate b's cone onto a's
         with torch.no_grad():
-            gap0 = TT.modality_gap(ga(a), gb(b))
+            gap0 = metrics.modality_gap(ga(a), gb(b))
     store = snapshots.setdefault((tau, init), []) if seed == 0 else []
     keep = lambda s: store.append((s.step, s.method.project(a[probe]).cpu(), s.method.project_b(b[probe]).cpu(),
                                    s.record["top1"]))  # noqa: E731
     h = contrastlab.fit(train, TT.clip_method(ga, gb, temperature=tau), steps=STEPS, batch_size=256,
                         eval_every=STEPS // 10, metrics=("top1",), seed=seed, callbacks=[keep], progress=False)
     u, v = h.method.project(a), h.method.project_b(b)
-    return dict(tau=tau, init=init, seed=seed, gap_start=gap0, gap=TT.modality_gap(u, v),
+    return dict(tau=tau, init=init, seed=seed, gap_start=gap0, gap=metrics.modality_gap(u, v),
                 top1=metrics.positive_rank_accuracy(u, v, topk=(1,))[1], model=h.method)
 
 
@@ -324,7 +324,7 @@ fig
 # at the lowest τ (from the snapshots).
 
 # %%
-trajectory = [TT.modality_gap(u, v) for _, u, v, _ in snapshots[TAUS[0], "random"]]
+trajectory = [metrics.modality_gap(u, v) for _, u, v, _ in snapshots[TAUS[0], "random"]]
 print(f"gap during training at τ = {TAUS[0]} (seed 0, every {STEPS // 10} steps): "
       + " ".join(f"{g:.2f}" for g in trajectory))
 per_seed = random_runs.sort_values("tau").groupby("seed")
@@ -408,7 +408,7 @@ def gap_figure(u, v, *, title: str, fig=None, n_lines: int = 40):
 def snapshot_view(key, index: int, fig=None):
     step, u, v, top1 = snapshots[key][index]
     return gap_figure(u, v, fig=fig, title=f"τ = {key[0]:g}, {key[1]} init, step {step}: gap Δ = "
-                                           f"{TT.modality_gap(u, v):.2f}, top-1 (train pairs) {top1:.0%}")
+                                           f"{metrics.modality_gap(u, v):.2f}, top-1 (train pairs) {top1:.0%}")
 
 
 # %%
@@ -457,7 +457,7 @@ model = next(r["model"] for r in gap_runs if r["tau"] == TAUS[0] and r["init"] =
 u, v = model.project(a), model.project_b(b)  # (500, 32) each
 lambdas = np.linspace(-0.5, 1.0, 13)
 shifted = [TT.shift_embeddings(u, v, float(lam)) for lam in lambdas]
-remaining = [TT.modality_gap(su, sv) for su, sv in shifted]
+remaining = [metrics.modality_gap(su, sv) for su, sv in shifted]
 fig = go.Figure()
 shift_loss = {}
 for tau_eval in (0.01, 0.1, 1.0):
@@ -608,16 +608,16 @@ print(f"Verdict: {word} — LiT: zero-shot accuracy {lit_mean.zero_shot[names[2]
 # binding, because the *words* already identify the pair. Adding hard negatives that swap them
 # (NegCLIP) fixes much of it.
 #
-# **The toy** (`TT.compositional_pairs`). An "image" shows two different objects out of 10, each with
+# **The toy** (`data.compositional_pairs`). An "image" shows two different objects out of 10, each with
 # one of 10 attributes ("a red cube and a blue ball"), in a random left/right order, through a fixed
 # random network. Its "caption" is four one-hot tokens [object 1, attribute 1, object 2,
 # attribute 2]. The **swapped** caption [object 1, attribute 2, object 2, attribute 1] has the same
 # words with the bindings exchanged (`swap_attributes`). In web data, the caption with a caption's
 # words and swapped bindings almost never describes another image of the data; in a small toy it
-# often does, so `TT.drop_swap_partners` drops training pairs until no caption's swap describes
+# often does, so `data.drop_swap_partners` drops training pairs until no caption's swap describes
 # another training pair (the cell after the training prints how often a batch held one before).
 # NegCLIP adds every swapped caption of the batch as an extra candidate for the images
-# (`TT.clip_loss_with_negatives`):
+# (`losses.clip_loss_with_negatives`):
 #
 # $$\ell^{a\to b}_i = \log\Big(\sum_{j} e^{t\,u_i^\top v_j} + \sum_{j} e^{t\,u_i^\top \tilde v_j}\Big)
 #   - t\,u_i^\top v_i,$$
@@ -630,9 +630,9 @@ print(f"Verdict: {word} — LiT: zero-shot accuracy {lit_mean.zero_shot[names[2]
 NEG_STEPS = 300 if FAST else 800
 neg_rows = []
 for seed in SEEDS:
-    comp = TT.compositional_pairs(5000, n_objects=10, n_attributes=10, seed=seed, device=device)
+    comp = data.compositional_pairs(5000, n_objects=10, n_attributes=10, seed=seed, device=device)
     full_train, ctest = comp.split(0.2, seed=seed)  # 4000 to train on, 1000 held out
-    ctrain = TT.drop_swap_partners(full_train)  # no training caption's swap describes another training pair
+    ctrain = data.drop_swap_partners(full_train)  # no training caption's swap describes another training pair
     for name, negatives in (("CLIP", None), ("NegCLIP", ctrain.swap_attributes)):
         ta, tb = TT.tower_pair(comp, seed=seed, hidden=128)
         m = TT.clip_method(ta, tb, temperature=0.05, negatives=negatives)
@@ -648,12 +648,12 @@ print(neg_mean.round(3).to_string())
 
 # %% [markdown]
 # How often would plain CLIP even *meet* a pair whose caption is an anchor's swap among its 255
-# in-batch negatives? `TT.swap_partner_rate` counts, for each training caption, the training pairs
+# in-batch negatives? `data.swap_partner_rate` counts, for each training caption, the training pairs
 # with its swapped bindings and averages the chance that a random batch of 256 holds one.
 
 # %%
-print(f"an anchor's swap is in its batch of 256 with probability {TT.swap_partner_rate(full_train):.1%} in the "
-      f"{len(full_train)} training pairs, {TT.swap_partner_rate(ctrain):.1%} in the {len(ctrain)} kept")
+print(f"an anchor's swap is in its batch of 256 with probability {data.swap_partner_rate(full_train):.1%} in the "
+      f"{len(full_train)} training pairs, {data.swap_partner_rate(ctrain):.1%} in the {len(ctrain)} kept")
 fig = go.Figure([go.Bar(x=neg_mean.index, y=neg_mean[c], name=n) for c, n in
                  (("binding", "binding test: own caption vs swapped"), ("retrieval", "top-1 retrieval among 1000"))])
 fig.add_hline(y=0.5, line_dash="dot", line_color="gray", annotation_text="chance on the binding test")
@@ -690,7 +690,7 @@ print(f"Verdict: {word} — binding: plain CLIP picks its own caption over the s
 # how many anchors meet their swap in a batch: for those, telling the two captions apart needs the
 # binding, a weak but real training signal. With 6 objects and 6 attributes there are far fewer
 # compositions (C(6, 2)·6·5 = 450 against C(10, 2)·10·9 = 4050), so many more training pairs are
-# some other pair's swap (`TT.swap_partner_rate(full_train)` rises from a few percent to tens of percent)
+# some other pair's swap (`data.swap_partner_rate(full_train)` rises from a few percent to tens of percent)
 # and plain CLIP learns to bind about as well as NegCLIP (copy the training cell, pass `full_train` to
 # `fit` and `n_objects=6, n_attributes=6` to `compositional_pairs`, and check). Yuksekgonul et al.'s
 # point is that web-scale image–caption data is like the filtered toy: the contrasting caption is almost
@@ -779,7 +779,7 @@ check_clip_loss(my_clip_loss)
 #
 # Write `my_modality_gap(u, v)` for embeddings of two modalities with **possibly different numbers of
 # rows**: the norm of the difference of the two mean unit vectors. The check compares it with
-# `TT.modality_gap` on the untrained towers of section 3 and on the trained model of section 6.
+# `metrics.modality_gap` on the untrained towers of section 3 and on the trained model of section 6.
 
 # %%
 def my_modality_gap(u: torch.Tensor, v: torch.Tensor) -> float:
@@ -792,7 +792,7 @@ def my_modality_gap(u: torch.Tensor, v: torch.Tensor) -> float:
 def check_modality_gap(fn) -> bool:
     cases = {"untrained towers": (ea, eb[:300]), "trained at τ = 0.01": (u, v[:400])}
     for name, (p, q) in cases.items():
-        expected = TT.modality_gap(p, q)
+        expected = metrics.modality_gap(p, q)
         try:
             got = fn(p, q)
         except Exception as error:  # report it, the learner fixes it
@@ -818,8 +818,8 @@ def check_modality_gap(fn) -> bool:
         else:
             print(f"Not yet ({name}): got {got:.4f}, expected {expected:.4f}.")
         return False
-    print(f"Check passed: your gap matches TT.modality_gap ({TT.modality_gap(ea, eb[:300]):.3f} for untrained "
-          f"towers, {TT.modality_gap(u, v[:400]):.3f} after training at τ = 0.01).")
+    print(f"Check passed: your gap matches metrics.modality_gap ({metrics.modality_gap(ea, eb[:300]):.3f} for untrained "
+          f"towers, {metrics.modality_gap(u, v[:400]):.3f} after training at τ = 0.01).")
     return True
 
 

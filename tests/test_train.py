@@ -80,7 +80,8 @@ def test_vicreg_needs_its_variance_term(vmf):
 
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_every_set_up_is_one_call(name):
-    data = D.paired_modalities(200) if METHODS[name].paired else D.vmf_mixture(200)
+    data = (D.compositional_pairs(200) if name == "negclip" else D.paired_modalities(200) if METHODS[name].paired
+            else D.vmf_mixture(200))
     h = fit(data, name, steps=5, batch_size=32, eval_every=5, eval_size=64, progress=False)
     assert len(h) == 2 and math.isfinite(h.last()["loss"])
 

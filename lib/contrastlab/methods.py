@@ -3,18 +3,33 @@
 A ``Method`` owns the trainable modules of a set-up (encoder, predictor, learnable scale, ...) and
 any state that is not trained (EMA target, queue). ``loss(views, labels, step)`` returns the loss of a
 batch and the two projections it compared; ``after_step`` updates the untrained state;
-``features(x)`` and ``project(x)`` embed inputs for evaluation. ``METHODS`` maps names to set-ups.
+``features(x)`` and ``project(x)`` embed inputs for evaluation. ``METHODS`` maps names to set-ups:
+it is the one registry that ``fit``, the sweeps and the widgets read.
+
+**Defaults.** A set-up's hyperparameters that its loss also takes (``temperature``, ``tau_plus``,
+``lambda_``, ...) default to that loss's own default, read from the loss's signature (``objectives``
+names the losses; ``tests/test_methods.py`` checks every set-up), so ``fit(data, "simclr")`` and
+``losses.nt_xent(z1, z2)`` optimise the same objective. The table is in CONVENTIONS.md.
 """
 
 from __future__ import annotations
+
+import inspect
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import losses as L
+from . import validation as check
 from .models import EMATarget, Encoder, build_encoder, make_target, momentum_update, predictor
 from .samplers import MoCoQueue
+
+
+def loss_default(loss: Callable, name: str):
+    """The default value of ``loss``'s keyword argument ``name`` (a set-up starts from its loss's own)."""
+    return inspect.signature(loss).parameters[name].default
 
 
 def output_dim(encoder: nn.Module) -> int:
@@ -26,10 +41,16 @@ def output_dim(encoder: nn.Module) -> int:
 
 
 class Method(nn.Module):
-    """One-encoder, two-view set-up; subclasses define ``pair_loss``."""
+    """One-encoder, two-view set-up; subclasses define ``pair_loss``.
+
+    ``objectives``: the losses the set-up optimises (its defaults are theirs); ``temperature``: τ of
+    the loss (a number), or None when the loss has none.
+    """
 
     needs_labels = False
     paired = False
+    objectives: tuple[Callable, ...] = ()
+    temperature: float | None = None
 
     def __init__(self, encoder: Encoder, **options):
         super().__init__()
@@ -55,9 +76,6 @@ class Method(nn.Module):
         every trainable parameter. Set-ups override it to give a parameter its own lr or no decay."""
         return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr, "weight_decay": weight_decay}]
 
-    def temperature(self) -> float | None:
-        return None
-
     @torch.no_grad()
     def features(self, x: Tensor) -> Tensor:
         return self.encoder.features(x)
@@ -68,73 +86,100 @@ class Method(nn.Module):
 
 
 class _Tempered(Method):
-    def __init__(self, encoder: Encoder, *, temperature: float = 0.1, **options):
-        super().__init__(encoder, **options)
-        self.tau = temperature
+    """A set-up whose loss divides by a temperature τ (checked here, so a bad value fails at build time)."""
 
-    def temperature(self) -> float:
-        return self.tau
+    def __init__(self, encoder: Encoder, *, temperature: float, **options):
+        super().__init__(encoder, **options)
+        self.temperature = float(check.positive_number("temperature", temperature))
 
 
 class SimCLR(_Tempered):
     """NT-Xent over both views (Chen et al. 2020)."""
 
+    objectives = (L.nt_xent,)
+
+    def __init__(self, encoder: Encoder, *, temperature: float = loss_default(L.nt_xent, "temperature"), **options):
+        super().__init__(encoder, temperature=temperature, **options)
+
     def pair_loss(self, z1, z2, labels, step):
-        return L.nt_xent(z1, z2, temperature=self.tau)
+        return L.nt_xent(z1, z2, temperature=self.temperature)
 
 
 class InfoNCE(_Tempered):
     """One-directional (or symmetric) in-batch InfoNCE."""
 
-    def __init__(self, encoder: Encoder, *, temperature: float = 0.1, symmetric: bool = False, **options):
+    objectives = (L.info_nce,)
+
+    def __init__(self, encoder: Encoder, *, temperature: float = loss_default(L.info_nce, "temperature"),
+                 symmetric: bool = loss_default(L.info_nce, "symmetric"), **options):
         super().__init__(encoder, temperature=temperature, **options)
         self.symmetric = symmetric
 
     def pair_loss(self, z1, z2, labels, step):
-        return L.info_nce(z1, z2, temperature=self.tau, symmetric=self.symmetric)
+        return L.info_nce(z1, z2, temperature=self.temperature, symmetric=self.symmetric)
 
 
 class DCL(_Tempered):
     """Decoupled contrastive loss (Yeh et al. 2022)."""
 
+    objectives = (L.decoupled_nt_xent,)
+
+    def __init__(self, encoder: Encoder, *, temperature: float = loss_default(L.decoupled_nt_xent, "temperature"),
+                 **options):
+        super().__init__(encoder, temperature=temperature, **options)
+
     def pair_loss(self, z1, z2, labels, step):
-        return L.decoupled_nt_xent(z1, z2, temperature=self.tau)
+        return L.decoupled_nt_xent(z1, z2, temperature=self.temperature)
 
 
 class Debiased(_Tempered):
     """Debiased NT-Xent (Chuang et al. 2020) or, with ``beta`` > 0, hard-negative NT-Xent (Robinson et al. 2021)."""
 
-    def __init__(self, encoder: Encoder, *, temperature: float = 0.5, tau_plus: float = 0.1, beta: float = 0.0,
-                 **options):
+    objectives = (L.debiased_nt_xent,)  # beta = 0; its hard-negative form is L.hard_negative_nt_xent
+
+    def __init__(self, encoder: Encoder, *, temperature: float = loss_default(L.debiased_nt_xent, "temperature"),
+                 tau_plus: float = loss_default(L.debiased_nt_xent, "tau_plus"), beta: float = 0.0, **options):
         super().__init__(encoder, temperature=temperature, **options)
         self.tau_plus, self.beta = tau_plus, beta
 
     def pair_loss(self, z1, z2, labels, step):
-        return L.hard_negative_nt_xent(z1, z2, temperature=self.tau, tau_plus=self.tau_plus, beta=self.beta)
+        return L.hard_negative_nt_xent(z1, z2, temperature=self.temperature, tau_plus=self.tau_plus, beta=self.beta)
 
 
 class Oracle(_Tempered):
     """NT-Xent without false negatives: same-class negatives are removed using the labels."""
 
     needs_labels = True
+    objectives = (L.oracle_nt_xent,)
+
+    def __init__(self, encoder: Encoder, *, temperature: float = loss_default(L.oracle_nt_xent, "temperature"),
+                 **options):
+        super().__init__(encoder, temperature=temperature, **options)
 
     def pair_loss(self, z1, z2, labels, step):
-        return L.oracle_nt_xent(z1, z2, labels, temperature=self.tau)
+        return L.oracle_nt_xent(z1, z2, labels, temperature=self.temperature)
 
 
 class SupCon(_Tempered):
     """Supervised contrastive loss over both views (Khosla et al. 2020)."""
 
     needs_labels = True
+    objectives = (L.supcon,)
+
+    def __init__(self, encoder: Encoder, *, temperature: float = loss_default(L.supcon, "temperature"), **options):
+        super().__init__(encoder, temperature=temperature, **options)
 
     def pair_loss(self, z1, z2, labels, step):
-        return L.supcon(torch.stack([z1, z2], dim=1), labels, temperature=self.tau)
+        return L.supcon(torch.stack([z1, z2], dim=1), labels, temperature=self.temperature)
 
 
 class AlignUniform(Method):
     """L_align + λ·L_uniform optimised directly (Wang & Isola 2020); uniformity averaged over the views."""
 
-    def __init__(self, encoder: Encoder, *, lam: float = 1.0, alpha: float = 2, t: float = 2, **options):
+    objectives = (L.alignment, L.uniformity)
+
+    def __init__(self, encoder: Encoder, *, lam: float = 1.0, alpha: float = loss_default(L.alignment, "alpha"),
+                 t: float = loss_default(L.uniformity, "t"), **options):
         super().__init__(encoder, **options)
         self.lam, self.alpha, self.t = lam, alpha, t
 
@@ -146,8 +191,10 @@ class AlignUniform(Method):
 class MoCo(_Tempered):
     """InfoNCE against a queue of keys from a momentum encoder (He et al. 2020)."""
 
-    def __init__(self, encoder: Encoder, *, temperature: float = 0.1, queue_size: int = 1024,
-                 momentum: float = 0.99, **options):
+    objectives = (L.info_nce,)
+
+    def __init__(self, encoder: Encoder, *, temperature: float = loss_default(L.info_nce, "temperature"),
+                 queue_size: int = 1024, momentum: float = 0.99, **options):
         super().__init__(encoder, temperature=temperature, **options)
         self.key_encoder = make_target(encoder)
         self.momentum = momentum
@@ -161,7 +208,7 @@ class MoCo(_Tempered):
             k = self.key_encoder(views[:, 1])  # (B, E)
         if self.queue is None:
             self.queue = MoCoQueue(k.shape[1], self.queue_size).to(k.device)
-        loss = L.info_nce(q, k, self.queue.negatives.to(q.dtype), temperature=self.tau)
+        loss = L.info_nce(q, k, self.queue.negatives.to(q.dtype), temperature=self.temperature)
         self.queue.enqueue(k, labels=labels)
         return loss, q, k
 
@@ -171,6 +218,8 @@ class SimSiam(Method):
 
     ``stop_gradient=False`` or ``use_predictor=False`` removes the ingredient that prevents collapse.
     """
+
+    objectives = (L.negative_cosine,)
 
     def __init__(self, encoder: Encoder, *, stop_gradient: bool = True, use_predictor: bool = True,
                  predictor_hidden: int = 32, embedding_dim: int | None = None, **options):
@@ -197,6 +246,8 @@ class BYOL(Method):
 
     ``ema=False`` makes the target the online network itself (with a stop-gradient), i.e. SimSiam.
     """
+
+    objectives = (L.negative_cosine,)
 
     def __init__(self, encoder: Encoder, *, ema: bool = True, base_momentum: float = 0.99, total_steps: int = 1000,
                  use_predictor: bool = True, predictor_hidden: int = 32, embedding_dim: int | None = None,
@@ -225,7 +276,9 @@ class BYOL(Method):
 class BarlowTwins(Method):
     """Cross-correlation towards the identity (Zbontar et al. 2021)."""
 
-    def __init__(self, encoder: Encoder, *, lambda_: float = 0.0051, **options):
+    objectives = (L.barlow_twins,)
+
+    def __init__(self, encoder: Encoder, *, lambda_: float = loss_default(L.barlow_twins, "lambda_"), **options):
         super().__init__(encoder, **options)
         self.lambda_ = lambda_
 
@@ -236,13 +289,40 @@ class BarlowTwins(Method):
 class VICReg(Method):
     """Invariance + variance + covariance (Bardes et al. 2022); zero a weight to switch a term off."""
 
-    def __init__(self, encoder: Encoder, *, sim_weight: float = 25.0, var_weight: float = 25.0,
-                 cov_weight: float = 1.0, **options):
+    objectives = (L.vicreg,)
+
+    def __init__(self, encoder: Encoder, *, sim_weight: float = loss_default(L.vicreg, "sim_weight"),
+                 var_weight: float = loss_default(L.vicreg, "var_weight"),
+                 cov_weight: float = loss_default(L.vicreg, "cov_weight"), **options):
         super().__init__(encoder, **options)
         self.weights = dict(sim_weight=sim_weight, var_weight=var_weight, cov_weight=cov_weight)
 
     def pair_loss(self, z1, z2, labels, step):
         return L.vicreg(z1, z2, **self.weights)
+
+
+class SupConSimCLR(Method):
+    r"""The weighted sum of the supervised and unsupervised contrastive losses (Xue et al. 2023):
+
+    .. math:: \mathcal L = w\,\mathcal L_{SupCon} + (1 - w)\,\mathcal L_{NT\text{-}Xent}
+
+    ``weight`` w in [0, 1]: 1 is SupCon alone (class collapse), 0 is SimCLR alone (feature
+    suppression); both at the same ``temperature`` (SupCon's default, which NT-Xent shares).
+    """
+
+    needs_labels = True
+    objectives = (L.supcon, L.nt_xent)
+
+    def __init__(self, encoder: Encoder, *, weight: float = 0.5,
+                 temperature: float = loss_default(L.supcon, "temperature"), **options):
+        super().__init__(encoder, **options)
+        self.weight = float(check.real_number("weight", weight, low=0.0, high=1.0))
+        self.temperature = float(check.positive_number("temperature", temperature))
+
+    def pair_loss(self, z1, z2, labels, step):
+        supervised = L.supcon(torch.stack([z1, z2], dim=1), labels, temperature=self.temperature)
+        unsupervised = L.nt_xent(z1, z2, temperature=self.temperature)
+        return self.weight * supervised + (1 - self.weight) * unsupervised
 
 
 class CrossEntropy(Method):
@@ -297,9 +377,10 @@ class CLIP(Method):
     """
 
     paired = True
+    objectives = (L.clip_loss,)
 
     def __init__(self, encoder: Encoder, *, encoder_b: Encoder, logit_scale: float | None = None,
-                 init_scale: float = 1 / 0.07, scale_lr: float = 1.0, lock_a: bool = False, **options):
+                 init_scale: float = loss_default(L.LearnableLogitScale, "init_scale"), scale_lr: float = 1.0, lock_a: bool = False, **options):
         super().__init__(encoder, **options)
         if not isinstance(scale_lr, (int, float)) or isinstance(scale_lr, bool) or not scale_lr > 0:
             raise ValueError(f"scale_lr must be a number > 0 (a multiplier of the learning rate), got {scale_lr!r}")
@@ -335,7 +416,9 @@ class CLIP(Method):
         za, zb = self.encoder(a), self.encoder_b(b)
         return L.clip_loss(za, zb, logit_scale=self.current_scale()), za, zb
 
+    @property
     def temperature(self) -> float:
+        """τ = 1 / the logit scale: the learned one, or the fixed ``logit_scale``."""
         return self.scale.temperature if self.scale is not None else 1 / self.fixed_scale
 
     @torch.no_grad()
@@ -343,10 +426,31 @@ class CLIP(Method):
         return self.encoder_b(b)
 
 
+class NegCLIP(CLIP):
+    """The ``clip`` set-up plus one hard negative for tower b per pair, made from each batch by
+    ``negatives(b)`` (Yuksekgonul et al. 2023). ``build_method("negclip", data)`` uses the data's own
+    ``swap_attributes`` (``data.compositional_pairs``) unless ``negatives`` is given."""
+
+    objectives = (L.clip_loss_with_negatives,)
+
+    def __init__(self, encoder: Encoder, *, negatives: Callable[[Tensor], Tensor], **options):
+        super().__init__(encoder, **options)
+        if not callable(negatives):
+            raise TypeError(f"negatives must be a function of the b batch, got {type(negatives).__name__}")
+        self.negatives = negatives
+
+    def loss(self, views, labels, step):
+        a, b = views
+        za, zb = self.encoder(a), self.encoder_b(b)  # (B, D) each
+        zn = self.encoder_b(self.negatives(b))  # (B, D) one hard negative per pair
+        return L.clip_loss_with_negatives(za, zb, zn, logit_scale=self.current_scale()), za, zb
+
+
 METHODS: dict[str, type[Method]] = {
     "simclr": SimCLR, "infonce": InfoNCE, "dcl": DCL, "debiased": Debiased, "oracle": Oracle,
     "supcon": SupCon, "align_uniform": AlignUniform, "moco": MoCo, "simsiam": SimSiam, "byol": BYOL,
-    "barlow": BarlowTwins, "vicreg": VICReg, "clip": CLIP, "ce": CrossEntropy,
+    "barlow": BarlowTwins, "vicreg": VICReg, "clip": CLIP, "ce": CrossEntropy, "supcon_simclr": SupConSimCLR,
+    "negclip": NegCLIP,
 }
 
 
@@ -364,6 +468,11 @@ def build_method(name: str, data, *, encoder: Encoder | None = None, out_dim: in
         encoder = build_encoder(tuple(data.x.shape[1:]), feature_dim=feature_dim, out_dim=out_dim, hidden=hidden)
     if cls is CrossEntropy and "n_classes" not in options:
         options["n_classes"] = max(2, int(data.labels.max()) + 1)
+    if cls is NegCLIP and "negatives" not in options:
+        if not hasattr(data, "swap_attributes"):
+            raise ValueError(f"method 'negclip' needs negatives= or data with swap_attributes "
+                             f"(data.compositional_pairs), got {data.name}")
+        options["negatives"] = data.swap_attributes
     if cls.paired:
         if not hasattr(data, "b"):
             raise ValueError(f"method {name!r} needs paired data (e.g. data.paired_modalities), got {data.name}")

@@ -8,6 +8,8 @@ that device, and never build a gradient. The ones whose cost grows as N^2 work i
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -16,13 +18,14 @@ from torch import Tensor
 from . import validation as check
 from .losses import alignment as _alignment
 from .losses import uniformity as _uniformity_dense
-from .losses.core import l2_normalize, twin_index, two_view_logits
+from .losses.core import compute_dtype, l2_normalize, twin_index, two_view_logits
 
 __all__ = [
     "alignment", "uniformity", "uniform_sphere_uniformity", "singular_values", "effective_rank", "rankme",
     "numerical_rank", "collapse_std", "mean_norm", "anisotropy", "tolerance", "collision_rate",
-    "similarity_matrix", "candidate_probabilities", "negative_positive_coupling", "nt_xent_coupling",
-    "positive_rank_accuracy", "knn_accuracy", "linear_probe_accuracy", "linear_r2",
+    "similarity_matrix", "candidate_probabilities", "negative_shares", "negative_positive_coupling",
+    "nt_xent_coupling", "gap_vector", "modality_gap", "positive_rank_accuracy", "knn_accuracy",
+    "linear_probe_accuracy", "linear_r2", "Evaluation", "METRICS", "DEFAULT_METRICS",
 ]
 
 
@@ -249,6 +252,44 @@ def candidate_probabilities(similarity: Tensor, *, temperature: float,
 
 
 @torch.no_grad()
+def negative_shares(similarity: Tensor, *, temperature: float, positive_index: Tensor | None = None,
+                    beta: float = 0.0) -> Tensor:
+    r"""Each negative's share of the softmax at τ: how InfoNCE splits an anchor's push among its negatives.
+
+    .. math:: r_{ij} = \frac{e^{(1+\beta) s_{ij}/\tau}}{\sum_{k \ne i^+} e^{(1+\beta) s_{ik}/\tau}}
+              \quad (j \ne i^+),\qquad r_{i i^+} = 0
+
+    With β = 0 this is Wang & Liu's (2021) relative penalty: InfoNCE's gradient on negative j,
+    :math:`P_{ij}/\tau`, divided by its sum over the negatives. β > 0 is the hard-negative loss's
+    importance reweighting :math:`w_j \propto e^{\beta s_j/\tau}` (Robinson et al. 2021, the authors'
+    code's convention), whose shares are the same softmax at τ / (1 + β). The one implementation of
+    this softmax in the kit: the lessons, figures and widgets call it.
+
+    Args:
+        similarity: (N, C) similarities of each anchor to its candidates.
+        temperature: τ > 0.  beta: β >= 0.
+        positive_index: (N,) column of each anchor's positive, left out; None when every column is a
+            negative.
+    Returns: (N, C) float32 or wider; rows sum to 1 over the negatives, 0 in the positive's column.
+    """
+    if not isinstance(similarity, Tensor) or similarity.ndim != 2:
+        raise ValueError(f"similarity must be a 2-d tensor (N, C), got {getattr(similarity, 'shape', similarity)!r}")
+    n, c = similarity.shape
+    tau = float(check.positive_number("temperature", temperature))
+    beta = float(check.real_number("beta", beta, low=0.0))
+    logits = similarity.to(torch.promote_types(similarity.dtype, torch.float32)) * ((1 + beta) / tau)  # (N, C)
+    if positive_index is not None:
+        if c < 2:
+            raise ValueError(f"similarity must have a negative beside the positive (C >= 2), got shape {(n, c)}")
+        pos = _positive_column(similarity, positive_index)
+        if bool(((pos < 0) | (pos >= c)).any()):
+            raise ValueError(f"positive_index must lie in [0, {c - 1}], got values outside it")
+        logits = logits.clone()
+        logits[torch.arange(n, device=logits.device), pos] = -math.inf  # the positive is no negative
+    return torch.softmax(logits, dim=1)
+
+
+@torch.no_grad()
 def negative_positive_coupling(similarity: Tensor, *, temperature: float,
                                positive_index: Tensor | None = None) -> Tensor:
     r"""The negative-positive coupling factor of InfoNCE (Yeh et al. 2022), per anchor.
@@ -280,6 +321,30 @@ def nt_xent_coupling(z1: Tensor, z2: Tensor, *, temperature: float) -> Tensor:
     probabilities = torch.softmax(logits, dim=1)
     return 1 - probabilities.gather(1, twin_index(len(z1), z1.device)[:, None]).squeeze(1)
 
+
+def gap_vector(a: Tensor, b: Tensor) -> Tensor:
+    r"""The modality gap vector :math:`\tfrac1N\sum_i \hat a_i - \tfrac1M\sum_j \hat b_j` (Liang et al. 2022).
+
+    Args: a (N, D) embeddings of one modality, b (M, D) of the other (N and M may differ); rows are
+    L2-normalised here. Returns: (D,), float32 or wider.
+    """
+    check.embeddings("a", a)
+    check.embeddings("b", b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"a and b must have the same dimension D, got {tuple(a.shape)} and {tuple(b.shape)}")
+    check.same_device(a=a, b=b)
+    dtype = compute_dtype(a, b)
+    return l2_normalize(a, dtype).mean(0) - l2_normalize(b, dtype).mean(0)
+
+
+@torch.no_grad()
+def modality_gap(a: Tensor, b: Tensor) -> float:
+    r"""The modality gap :math:`\Delta = \lVert \tfrac1N\sum_i \hat a_i - \tfrac1M\sum_j \hat b_j\rVert \in [0, 2]`.
+
+    0 when the two modalities have the same mean direction (e.g. both spread evenly over the sphere);
+    up to 2 when each is collapsed onto opposite points. CLIP's is about 0.82 (Liang et al. 2022).
+    """
+    return float(gap_vector(a, b).norm())
 
 @torch.no_grad()
 def positive_rank_accuracy(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *,
@@ -412,3 +477,38 @@ def linear_r2(features: Tensor, targets: Tensor, *, ridge: float = 1e-6) -> floa
     residual = (y - x @ w).pow(2).sum()
     total = (y - y.mean(0)).pow(2).sum()
     return float(1 - residual / total)
+
+
+# --- the training metrics: the one registry that fit, the sweeps and the dashboards read ----------
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What a training metric is computed from: the projections of two fresh views of an evaluation
+    subset (z1, z2: (E, D), what the loss sees), the backbone features of its clean inputs (E, F) and
+    its labels (E,). For a two-tower set-up z1 is tower a's and z2 tower b's."""
+
+    z1: Tensor
+    z2: Tensor
+    features: Tensor
+    labels: Tensor
+
+
+def _knn_k(e: Evaluation) -> int:
+    return min(20, len(e.labels) - 1)
+
+
+METRICS: dict[str, Callable[[Evaluation], float]] = {
+    "alignment": lambda e: alignment(e.z1, e.z2),
+    "uniformity": lambda e: uniformity(e.z1),
+    "erank": lambda e: effective_rank(e.z1),  # uncentred: a complete collapse reads 1
+    "std": lambda e: collapse_std(e.z1),
+    "mean_norm": lambda e: mean_norm(e.z1),
+    "anisotropy": lambda e: anisotropy(e.z1),
+    "knn": lambda e: knn_accuracy(e.features, e.labels, k=_knn_k(e)),  # backbone features, leave-one-out
+    "knn_projection": lambda e: knn_accuracy(e.z1, e.labels, k=_knn_k(e)),
+    "top1": lambda e: positive_rank_accuracy(e.z1, e.z2, topk=(1,))[1],
+    "modality_gap": lambda e: modality_gap(e.z1, e.z2),
+}
+"""Training metrics by name: ``fit(metrics=[...])``, a sweep's ``metrics:`` and the dashboards' curves."""
+
+DEFAULT_METRICS = ("alignment", "uniformity", "erank", "std", "knn")

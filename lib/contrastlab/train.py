@@ -24,7 +24,7 @@ from . import metrics as M
 from .data.base import ToyData
 from .methods import Method, build_method
 
-DEFAULT_METRICS = ("alignment", "uniformity", "erank", "std", "knn")
+DEFAULT_METRICS = M.DEFAULT_METRICS
 
 
 def default_device() -> torch.device:
@@ -109,7 +109,6 @@ def evaluate(method: Method, data: ToyData, idx: Tensor, generator: torch.Genera
     views (what the loss sees), kNN accuracy (leave-one-out) on the backbone features of clean inputs."""
     was_training = method.training
     method.eval()
-    record: dict = {}
     labels = data.labels[idx]
     if method.paired:
         a, b = data.views(idx, generator=generator)
@@ -119,25 +118,8 @@ def evaluate(method: Method, data: ToyData, idx: Tensor, generator: torch.Genera
         views = data.views(idx, n_views=2, generator=generator)
         z1, z2 = method.project(views[:, 0]), method.project(views[:, 1])
         features = method.features(data.x[idx])
-    metrics = set(metrics)
-    if "alignment" in metrics:
-        record["alignment"] = M.alignment(z1, z2)
-    if "uniformity" in metrics:
-        record["uniformity"] = M.uniformity(z1)
-    if "erank" in metrics:
-        record["erank"] = M.effective_rank(z1)  # uncentred: a complete collapse reads 1
-    if "std" in metrics:
-        record["std"] = M.collapse_std(z1)
-    if "mean_norm" in metrics:
-        record["mean_norm"] = M.mean_norm(z1)
-    if "knn" in metrics:
-        record["knn"] = M.knn_accuracy(features, labels, k=min(20, len(idx) - 1))
-    if "knn_projection" in metrics:
-        record["knn_projection"] = M.knn_accuracy(z1, labels, k=min(20, len(idx) - 1))
-    if "top1" in metrics:
-        record["top1"] = M.positive_rank_accuracy(z1, z2, topk=(1,))[1]
-    if "modality_gap" in metrics:
-        record["modality_gap"] = float((F_normalize(z1).mean(0) - F_normalize(z2).mean(0)).norm())
+    evaluation = M.Evaluation(z1=z1, z2=z2, features=features, labels=labels)
+    record = {name: M.METRICS[name](evaluation) for name in metrics}
     method.train(was_training)
     return record, z1
 
@@ -167,10 +149,6 @@ def refresh_batchnorm(method: Method, data: ToyData, idx: Tensor) -> None:
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     method.train(was_training)
-
-
-def F_normalize(z: Tensor) -> Tensor:
-    return torch.nn.functional.normalize(z, dim=1)
 
 
 def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, batch_size: int = 256,
@@ -208,6 +186,15 @@ def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, bat
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+    metrics = tuple(metrics)
+    unknown = [name for name in metrics if name not in M.METRICS]
+    if unknown:
+        import difflib
+
+        hints = "".join(f" ({name!r}: did you mean {close[0]!r}?)" for name in unknown
+                        for close in [difflib.get_close_matches(str(name), M.METRICS, n=1)] if close)
+        raise ValueError(f"metrics must be names from contrastlab.metrics.METRICS {sorted(M.METRICS)}, "
+                         f"got unknown {unknown}{hints}")
     device = torch.device(device) if device is not None else data.device
     data = data.to(device)
     with torch.random.fork_rng(devices=[]):
@@ -241,7 +228,7 @@ def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, bat
         loss = sum(losses_since_eval) / len(losses_since_eval) if losses_since_eval else math.nan
         record = {"step": step, "loss": loss,
                   "lr": scheduler.get_last_lr()[0], "seconds": time.perf_counter() - started}
-        temperature = model.temperature()
+        temperature = model.temperature
         if temperature is not None:
             record["temperature"] = float(temperature)
         values, projections = evaluate(model, data, eval_idx, torch.Generator(device=device).manual_seed(eval_gen_seed),

@@ -10,9 +10,10 @@ import torch
 import contrastlab.losses as L
 import contrastlab.metrics as M
 from contrastlab import data as D
-from contrastlab.lessons.collapse import (SupConSimCLR, anisotropic_gaussian, collapse_report, collapsed_loss,
-                                  encoder_with_projector, subclass_accuracy, supcon_simclr, variance_share)
-from contrastlab.methods import VICReg, BarlowTwins, SimSiam, build_method
+from contrastlab.data import anisotropic_gaussian
+from contrastlab.lessons.collapse import (collapse_report, collapsed_loss, encoder_with_projector, subclass_accuracy,
+                                          supcon_simclr, variance_share)
+from contrastlab.methods import VICReg, BarlowTwins, SimSiam, SupConSimCLR, build_method
 from contrastlab.models import build_encoder
 from contrastlab.train import fit
 

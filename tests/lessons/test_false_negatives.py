@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import contrastlab.losses as L
-from contrastlab.lessons.false_negatives import (FilterQuality, false_negative_mask, filter_quality, filtered_nt_xent,
-                                   threshold_sweep)
+from contrastlab.lessons.false_negatives import FilterQuality, filter_quality, threshold_sweep
+from contrastlab.losses import false_negative_mask, filtered_nt_xent
 
 
 def randn(*shape, seed=0, dtype=torch.float32):

@@ -7,7 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from contrastlab.data import correlated_gaussians
 from contrastlab.lessons import infonce_from_scratch as B
+
+
+def gaussians(*args, **kwargs):
+    """(x, y) of ``data.correlated_gaussians``."""
+    pairs = correlated_gaussians(*args, **kwargs)
+    return pairs.x, pairs.b
 from contrastlab.losses import info_nce
 
 
@@ -20,20 +27,20 @@ def test_mutual_information_closed_form_and_inverse(dim, rho):
 
 
 def test_correlated_gaussians_moments_and_seed(device):
-    x, y = B.correlated_gaussians(20000, dim=3, rho=0.8, seed=1, device=device, dtype=torch.float64)
+    x, y = gaussians(20000, dim=3, rho=0.8, seed=1, device=device, dtype=torch.float64)
     assert x.shape == y.shape == (20000, 3) and x.device.type == device.type
     x, y = x.cpu(), y.cpu()
     corr = ((x - x.mean(0)) * (y - y.mean(0))).mean(0) / (x.std(0) * y.std(0))  # (3,)
     assert torch.allclose(corr, torch.full((3,), 0.8, dtype=torch.float64), atol=0.02)
     assert torch.allclose(y.std(0), torch.ones(3, dtype=torch.float64), atol=0.03)
-    again, _ = B.correlated_gaussians(20000, dim=3, rho=0.8, seed=1, dtype=torch.float64)
+    again, _ = gaussians(20000, dim=3, rho=0.8, seed=1, dtype=torch.float64)
     assert torch.equal(x, again)  # the same numbers on every device
 
 
 def test_log_ratio_equals_the_densities():
     """f*(x_i, y_j) = log N(y_j; rho x_i, (1 - rho^2) I) - log N(y_j; 0, I), from torch.distributions."""
     rho, dim = 0.7, 5
-    x, y = B.correlated_gaussians(6, dim=dim, rho=rho, seed=2, dtype=torch.float64)
+    x, y = gaussians(6, dim=dim, rho=rho, seed=2, dtype=torch.float64)
     conditional = torch.distributions.Normal(rho * x[:, None, :], math.sqrt(1 - rho ** 2))  # batch (6, 1, d)
     marginal = torch.distributions.Normal(torch.zeros(dim, dtype=torch.float64), 1.0)
     expected = conditional.log_prob(y[None, :, :]).sum(-1) - marginal.log_prob(y).sum(-1)[None, :]  # (6, 6)
@@ -44,7 +51,7 @@ def test_log_ratio_equals_the_densities():
 
 def test_positive_log_ratio_averages_to_the_mutual_information():
     rho, dim = 0.9, 4
-    x, y = B.correlated_gaussians(200000, dim=dim, rho=rho, seed=3, dtype=torch.float64)
+    x, y = gaussians(200000, dim=dim, rho=rho, seed=3, dtype=torch.float64)
     var = 1 - rho ** 2
     diagonal = -dim / 2 * math.log(var) - ((y - rho * x) ** 2).sum(1) / (2 * var) + (y ** 2).sum(1) / 2  # (n,)
     assert torch.allclose(torch.diagonal(B.gaussian_log_ratio(x[:50], y[:50], rho=rho)), diagonal[:50])
@@ -61,7 +68,7 @@ def test_estimate_is_log_n_minus_cross_entropy_and_below_log_n(device):
 
 
 def test_estimate_on_a_cosine_critic_matches_the_package(device):
-    x, y = B.correlated_gaussians(33, dim=6, rho=0.8, seed=4, device=device)
+    x, y = gaussians(33, dim=6, rho=0.8, seed=4, device=device)
     cosine = F.normalize(x, dim=1) @ F.normalize(y, dim=1).T / 0.2  # (33, 33), info_nce's critic
     expected = B.mi_lower_bound(info_nce(x, y, temperature=0.2).item(), 33)
     assert B.infonce_estimate(cosine).item() == pytest.approx(expected, abs=1e-5)
@@ -95,7 +102,7 @@ def test_curve_saturates_at_log_n_and_reaches_a_small_mi():
     (lambda: B.gaussian_mutual_information(0, 0.5), "dim"),
     (lambda: B.gaussian_mutual_information(2, 1.0), "rho"),
     (lambda: B.rho_for_mutual_information(-1.0, 2), "mi"),
-    (lambda: B.correlated_gaussians(0, dim=2, rho=0.5), "n must"),
+    (lambda: gaussians(0, dim=2, rho=0.5), "n must"),
     (lambda: B.gaussian_log_ratio(torch.zeros(3, 2), torch.zeros(3, 4), rho=0.5), "same d"),
     (lambda: B.infonce_estimate(torch.zeros(3, 4)), "square"),
     (lambda: B.infonce_bound_curve([1, 4], dim=2, rho=0.5), "batch_sizes"),

@@ -9,8 +9,10 @@ import torch
 import contrastlab
 from contrastlab import data as D
 from contrastlab import losses
+from contrastlab import losses as L
+from contrastlab import metrics as M
 from contrastlab.lessons import two_towers_clip as TT
-from contrastlab.methods import CLIP
+from contrastlab.methods import CLIP, NegCLIP
 
 
 def randn(*shape, seed=0, dtype=torch.float32):
@@ -31,26 +33,26 @@ def random_rotation(d, seed=0):
 def test_modality_gap_matches_numpy_with_different_row_counts(device):
     a, b = randn(40, 6, seed=1, dtype=torch.float64), randn(25, 6, seed=2, dtype=torch.float64) + 0.5
     expected = np.linalg.norm(unit(a.numpy()).mean(0) - unit(b.numpy()).mean(0))
-    assert TT.modality_gap(a.to(device), b.to(device)) == pytest.approx(expected, abs=1e-12)
-    np.testing.assert_allclose(TT.gap_vector(a, b).numpy(), unit(a.numpy()).mean(0) - unit(b.numpy()).mean(0))
+    assert M.modality_gap(a.to(device), b.to(device)) == pytest.approx(expected, abs=1e-12)
+    np.testing.assert_allclose(M.gap_vector(a, b).numpy(), unit(a.numpy()).mean(0) - unit(b.numpy()).mean(0))
 
 
 def test_modality_gap_closed_forms_and_scale_invariance():
     a = randn(30, 5, seed=3)
-    assert TT.modality_gap(a, a) == pytest.approx(0.0, abs=1e-7)
-    assert TT.modality_gap(a, 7.0 * a[torch.randperm(30)]) == pytest.approx(0.0, abs=1e-6)  # rows rescaled, shuffled
+    assert M.modality_gap(a, a) == pytest.approx(0.0, abs=1e-7)
+    assert M.modality_gap(a, 7.0 * a[torch.randperm(30)]) == pytest.approx(0.0, abs=1e-6)  # rows rescaled, shuffled
     e = torch.eye(5)
-    assert TT.modality_gap(e[:1].repeat(4, 1), -e[:1].repeat(3, 1)) == pytest.approx(2.0)  # opposite points
-    assert TT.modality_gap(e[:1].repeat(4, 1), e[1:2].repeat(4, 1)) == pytest.approx(math.sqrt(2))  # orthogonal
+    assert M.modality_gap(e[:1].repeat(4, 1), -e[:1].repeat(3, 1)) == pytest.approx(2.0)  # opposite points
+    assert M.modality_gap(e[:1].repeat(4, 1), e[1:2].repeat(4, 1)) == pytest.approx(math.sqrt(2))  # orthogonal
 
 
 def test_modality_gap_validates():
     with pytest.raises(ValueError, match="same dimension"):
-        TT.modality_gap(randn(4, 3), randn(4, 5))
+        M.modality_gap(randn(4, 3), randn(4, 5))
     with pytest.raises(ValueError, match="b must be finite"):
-        TT.modality_gap(randn(4, 3), torch.full((4, 3), float("nan")))
+        M.modality_gap(randn(4, 3), torch.full((4, 3), float("nan")))
     with pytest.raises(TypeError, match="a must be a torch.Tensor"):
-        TT.modality_gap(np.ones((4, 3)), randn(4, 3))
+        M.modality_gap(np.ones((4, 3)), randn(4, 3))
 
 
 def test_shift_embeddings_closes_and_widens_the_gap():
@@ -58,12 +60,12 @@ def test_shift_embeddings_closes_and_widens_the_gap():
     direction_a[0], direction_b[1] = 1.0, 1.0
     a = direction_a + 0.2 * randn(200, 16, seed=4)  # two narrow cones, gap about sqrt 2
     b = direction_b + 0.2 * randn(200, 16, seed=5)
-    gap = TT.modality_gap(a, b)
+    gap = M.modality_gap(a, b)
     same_a, same_b = TT.shift_embeddings(a, b, 0.0)
     torch.testing.assert_close(same_a, torch.nn.functional.normalize(a, dim=1))
     torch.testing.assert_close(same_b, torch.nn.functional.normalize(b, dim=1))
-    closed = TT.modality_gap(*TT.shift_embeddings(a, b, 1.0))
-    wider = TT.modality_gap(*TT.shift_embeddings(a, b, -0.5))
+    closed = M.modality_gap(*TT.shift_embeddings(a, b, 1.0))
+    wider = M.modality_gap(*TT.shift_embeddings(a, b, -0.5))
     assert closed < 0.05 * gap and wider > gap
     for x in TT.shift_embeddings(a, b, 0.6):
         torch.testing.assert_close(x.norm(dim=1), torch.ones(200))
@@ -114,7 +116,7 @@ def test_amend_gap_removes_most_of_the_initial_gap(device):
     assert after < 0.1 * before
     assert tower_b.training  # mode kept
     with torch.no_grad():
-        assert TT.modality_gap(tower_a(pairs.x), tower_b(pairs.b)) == pytest.approx(after, abs=1e-6)
+        assert M.modality_gap(tower_a(pairs.x), tower_b(pairs.b)) == pytest.approx(after, abs=1e-6)
 
 
 def test_towers_are_seeded_without_batchnorm_and_on_the_data_device(device):
@@ -150,14 +152,14 @@ def test_clip_method_learns_the_scale_at_its_own_learning_rate_without_weight_de
 def test_clip_method_options():
     tower_a, tower_b = TT.tower(4, seed=0), TT.tower(3, seed=1)
     fixed = TT.clip_method(tower_a, tower_b, temperature=0.05)
-    assert isinstance(fixed, CLIP) and fixed.temperature() == pytest.approx(0.05)
+    assert isinstance(fixed, CLIP) and fixed.temperature == pytest.approx(0.05)
     learned = TT.clip_method(tower_a, tower_b, init_temperature=0.1, scale_lr=5)
-    assert isinstance(learned.scale, losses.LearnableLogitScale) and learned.temperature() == pytest.approx(0.1)
+    assert isinstance(learned.scale, losses.LearnableLogitScale) and learned.temperature == pytest.approx(0.1)
     assert learned.scale_lr == 5.0
     locked = TT.clip_method(TT.tower(4, seed=2), tower_b, lock_a=True)
     assert not any(p.requires_grad for p in locked.encoder.parameters())
     assert all(p.requires_grad for p in locked.encoder_b.parameters())
-    assert isinstance(TT.clip_method(tower_a, tower_b, negatives=lambda x: x.flip(1)), TT.NegCLIP)
+    assert isinstance(TT.clip_method(tower_a, tower_b, negatives=lambda x: x.flip(1)), NegCLIP)
     with pytest.raises(ValueError, match="temperature"):
         TT.clip_method(tower_a, tower_b, temperature=0.0)
 
@@ -226,7 +228,7 @@ def decode(captions, o, a):
 
 
 def test_compositional_pairs_are_consistent():
-    comp = TT.compositional_pairs(300, n_objects=5, n_attributes=4, seed=0)
+    comp = D.compositional_pairs(300, n_objects=5, n_attributes=4, seed=0)
     assert comp.x.shape == (300, 64) and comp.b.shape == (300, 18)
     assert torch.all(comp.objects[:, 0] != comp.objects[:, 1])
     assert torch.all(comp.attributes[:, 0] != comp.attributes[:, 1])
@@ -239,14 +241,14 @@ def test_compositional_pairs_are_consistent():
     same_pair = comp.labels[:, None] == comp.labels[None, :]
     sets = [frozenset(o.tolist()) for o in comp.objects]
     assert all(same_pair[i, j] == (sets[i] == sets[j]) for i in range(40) for j in range(40))
-    again = TT.compositional_pairs(300, n_objects=5, n_attributes=4, seed=0)
+    again = D.compositional_pairs(300, n_objects=5, n_attributes=4, seed=0)
     assert torch.equal(comp.x, again.x) and torch.equal(comp.b, again.b)
     with pytest.raises(ValueError, match="n_objects"):
-        TT.compositional_pairs(10, n_objects=1)
+        D.compositional_pairs(10, n_objects=1)
 
 
 def test_same_bindings_in_either_caption_order_give_images_from_the_same_pair_of_slots():
-    comp = TT.compositional_pairs(4000, n_objects=3, n_attributes=3, noise_a=0.0, seed=1)
+    comp = D.compositional_pairs(4000, n_objects=3, n_attributes=3, noise_a=0.0, seed=1)
     key = [frozenset(zip(o.tolist(), c.tolist())) for o, c in zip(comp.objects, comp.attributes)]
     first = {}
     for i, k in enumerate(key):
@@ -257,39 +259,39 @@ def test_same_bindings_in_either_caption_order_give_images_from_the_same_pair_of
 
 
 def test_swap_attributes_swaps_only_the_bindings():
-    comp = TT.compositional_pairs(50, n_objects=6, n_attributes=5, seed=2)
+    comp = D.compositional_pairs(50, n_objects=6, n_attributes=5, seed=2)
     swapped = comp.captions(swapped=True)
     tokens, swapped_tokens = decode(comp.b, 6, 5), decode(swapped, 6, 5)
     assert torch.equal(swapped_tokens, tokens[:, [0, 3, 2, 1]])
     assert torch.equal(comp.swap_attributes(swapped), comp.b)  # an involution
     assert torch.equal(swapped.sum(0)[:6] + swapped.sum(0)[11:17], comp.b.sum(0)[:6] + comp.b.sum(0)[11:17])
     with pytest.raises(ValueError, match="captions must be a \\(N, 22\\)"):
-        TT.swap_attributes(torch.zeros(3, 20), 6, 5)
+        D.swap_attributes(torch.zeros(3, 20), 6, 5)
 
 
 def test_drop_swap_partners_leaves_no_swap_in_the_data():
-    comp = TT.compositional_pairs(2000, n_objects=4, n_attributes=4, seed=4)  # 72 compositions: many partners
+    comp = D.compositional_pairs(2000, n_objects=4, n_attributes=4, seed=4)  # 72 compositions: many partners
     keys = lambda d, flip: [frozenset(zip(o.tolist(), (c.flip(0) if flip else c).tolist()))  # noqa: E731
                             for o, c in zip(d.objects, d.attributes)]
     assert set(keys(comp, True)) & set(keys(comp, False))  # the full data has swap partners
-    assert TT.swap_partner_rate(comp, 256) > 0.9
-    kept = TT.drop_swap_partners(comp)
+    assert D.swap_partner_rate(comp, 256) > 0.9
+    kept = D.drop_swap_partners(comp)
     assert not set(keys(kept, True)) & set(keys(kept, False))
-    assert TT.swap_partner_rate(kept, 256) == 0.0
-    assert len(TT.drop_swap_partners(kept)) == len(kept)  # idempotent
+    assert D.swap_partner_rate(kept, 256) == 0.0
+    assert len(D.drop_swap_partners(kept)) == len(kept)  # idempotent
     assert set(keys(kept, False)) | set(keys(kept, True)) == set(keys(comp, False)) | set(keys(comp, True))
     with pytest.raises(TypeError, match="data must be a CompositionalPairs"):
-        TT.drop_swap_partners(D.paired_modalities(10, seed=0))
+        D.drop_swap_partners(D.paired_modalities(10, seed=0))
     with pytest.raises(ValueError, match="batch_size"):
-        TT.swap_partner_rate(comp, 1)
+        D.swap_partner_rate(comp, 1)
 
 
 def test_swap_partner_rate_matches_a_direct_count():
-    comp = TT.compositional_pairs(300, n_objects=3, n_attributes=3, seed=5)
+    comp = D.compositional_pairs(300, n_objects=3, n_attributes=3, seed=5)
     own = [frozenset(zip(o.tolist(), c.tolist())) for o, c in zip(comp.objects, comp.attributes)]
     swap = [frozenset(zip(o.tolist(), c.flip(0).tolist())) for o, c in zip(comp.objects, comp.attributes)]
     k = np.array([sum(s == o for o in own) for s in swap])
-    assert TT.swap_partner_rate(comp, 2) == pytest.approx(np.mean(k / 299))  # one other sample in the batch
+    assert D.swap_partner_rate(comp, 2) == pytest.approx(np.mean(k / 299))  # one other sample in the batch
 
 
 def reference_negclip(a, b, n, t):
@@ -304,36 +306,36 @@ def reference_negclip(a, b, n, t):
 def test_clip_loss_with_negatives_matches_numpy_and_bounds_clip_loss(device):
     a, b, n = (randn(9, 5, seed=s, dtype=torch.float64) for s in (13, 14, 15))
     n = n[:4]
-    got = TT.clip_loss_with_negatives(a.to(device), b.to(device), n.to(device), logit_scale=3.0)
+    got = L.clip_loss_with_negatives(a.to(device), b.to(device), n.to(device), logit_scale=3.0)
     assert float(got) == pytest.approx(reference_negclip(a.numpy(), b.numpy(), n.numpy(), 3.0), abs=1e-12)
     assert float(got) > float(losses.clip_loss(a, b, logit_scale=3.0))  # more candidates, larger loss
     inputs = tuple(x.clone().requires_grad_(True) for x in (a, b, n))
-    assert torch.autograd.gradcheck(lambda x, y, z: TT.clip_loss_with_negatives(x, y, z, logit_scale=2.0), inputs)
+    assert torch.autograd.gradcheck(lambda x, y, z: L.clip_loss_with_negatives(x, y, z, logit_scale=2.0), inputs)
 
 
 def test_clip_loss_with_negatives_validates():
     a = randn(4, 3)
     with pytest.raises(ValueError, match="b_negatives must have shape"):
-        TT.clip_loss_with_negatives(a, a, randn(2, 5), logit_scale=1.0)
+        L.clip_loss_with_negatives(a, a, randn(2, 5), logit_scale=1.0)
     with pytest.raises(ValueError, match="logit_scale"):
-        TT.clip_loss_with_negatives(a, a, a, logit_scale=0.0)
+        L.clip_loss_with_negatives(a, a, a, logit_scale=0.0)
     with pytest.raises(ValueError, match="a and b must have the same shape"):
-        TT.clip_loss_with_negatives(a, randn(5, 3), a, logit_scale=1.0)
+        L.clip_loss_with_negatives(a, randn(5, 3), a, logit_scale=1.0)
 
 
 def test_negclip_method_uses_the_swapped_captions_and_trains():
-    comp = TT.compositional_pairs(400, n_objects=6, n_attributes=6, seed=3)
+    comp = D.compositional_pairs(400, n_objects=6, n_attributes=6, seed=3)
     method = TT.clip_method(*TT.tower_pair(comp, seed=0), temperature=0.1, negatives=comp.swap_attributes)
     a, b = comp.views(torch.arange(16), generator=comp.generator(0))
     loss, za, zb = method.loss((a, b), comp.labels[:16], 0)
-    expected = TT.clip_loss_with_negatives(method.encoder(a), method.encoder_b(b),
+    expected = L.clip_loss_with_negatives(method.encoder(a), method.encoder_b(b),
                                            method.encoder_b(comp.swap_attributes(b)), logit_scale=10.0)
     torch.testing.assert_close(loss, expected)
     history = contrastlab.fit(comp, method, steps=5, batch_size=64, eval_every=0, metrics=("top1",), seed=0,
                               progress=False)
     assert math.isfinite(history.last()["loss"])
     with pytest.raises(TypeError, match="negatives must be a function"):
-        TT.NegCLIP(TT.tower(4), encoder_b=TT.tower(4), negatives=3)
+        NegCLIP(TT.tower(4), encoder_b=TT.tower(4), negatives=3)
 
 
 def test_binding_accuracy():

@@ -9,11 +9,24 @@ Every generator returns a ``ToyData`` (clean inputs ``x``, ``labels``, ``latents
 - ``feature_mix``: easy / class / subclass features (Xue et al. 2023).
 - ``paired_modalities``: two modalities of one latent, for CLIP-style learning.
 - ``digits``: scikit-learn's 8x8 digits with augmentations of adjustable strength.
+- ``anisotropic_gaussian``: variance falling across directions, isotropic views (dimensional collapse).
+- ``compositional_pairs``: two objects with attributes, captions that bind them (NegCLIP).
+- ``correlated_gaussians``: pairs with a known mutual information (InfoNCE's bound).
 - ``text``: a shipped corpus of sentences in topics, text views and graded STS pairs.
+
+``DATASETS`` maps each generator's name to it: the one registry that ``fit``, the sweeps and the
+widgets read; ``is_paired(name)`` tells the two-modality ones (two-tower set-ups only).
 """
 
+import typing
+from typing import Callable
+
 from . import text
+from .anisotropic import AnisotropicGaussian, anisotropic_gaussian
 from .base import ToyData
+from .compositional import (CompositionalPairs, compositional_pairs, drop_swap_partners, swap_attributes,
+                            swap_partner_rate)
+from .gaussians import CorrelatedGaussians, correlated_gaussians
 from .digits import AUGMENTATIONS, Digits, augment_digits, digits
 from .features import FeatureMix, feature_mix
 from .latent import LatentMLP, latent_mlp
@@ -23,4 +36,19 @@ from .spheres import SphereMixture, vmf_mixture
 __all__ = [
     "text", "ToyData", "vmf_mixture", "SphereMixture", "latent_mlp", "LatentMLP", "feature_mix", "FeatureMix",
     "paired_modalities", "PairedModalities", "digits", "Digits", "augment_digits", "AUGMENTATIONS",
+    "anisotropic_gaussian", "AnisotropicGaussian", "compositional_pairs", "CompositionalPairs", "swap_attributes",
+    "drop_swap_partners", "swap_partner_rate", "correlated_gaussians", "CorrelatedGaussians",
+    "DATASETS", "is_paired",
 ]
+
+DATASETS: dict[str, Callable[..., ToyData]] = {
+    fn.__name__: fn for fn in (vmf_mixture, latent_mlp, feature_mix, digits, anisotropic_gaussian,
+                               paired_modalities, compositional_pairs, correlated_gaussians)
+}
+
+
+def is_paired(name: str) -> bool:
+    """Whether the dataset ``name`` holds two modalities (views are (a, b): two-tower set-ups only)."""
+    if name not in DATASETS:
+        raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {name!r}")
+    return issubclass(typing.get_type_hints(DATASETS[name])["return"], PairedModalities)

@@ -30,11 +30,11 @@ from .. import losses as L
 from .. import metrics as M
 from ..data.base import ToyData, non_negative, positive_int, rng, tensor
 from .. import validation as check
-from ..methods import Method
+from ..methods import SupConSimCLR, loss_default
 from ..models import Encoder, build_encoder, mlp
 
-__all__ = ["collapse_report", "collapsed_loss", "AnisotropicGaussian", "anisotropic_gaussian",
-           "encoder_with_projector", "SupConSimCLR", "supcon_simclr", "subclass_accuracy", "variance_share"]
+__all__ = ["collapse_report", "collapsed_loss", "encoder_with_projector", "supcon_simclr", "subclass_accuracy",
+           "variance_share"]
 
 
 # --- diagnostics -------------------------------------------------------------------------------
@@ -101,67 +101,8 @@ def collapsed_loss(method: str, *, batch_size: int = 128, dim: int = 32, **optio
 
 # --- the anisotropic toy of dimensional collapse -------------------------------------------------
 
-@dataclass(kw_only=True)
-class AnisotropicGaussian(ToyData):
-    """x = R diag(sqrt(variances)) ε; a view adds ``view_noise``·ε' in every direction.
-
-    ``variances`` (D,) is the data variance along each principal direction (the rows of
-    ``rotation``), largest first; ``latents`` are the coordinates before the rotation.
-    """
-
-    variances: Tensor  # (D,)
-    rotation: Tensor  # (D, D) orthogonal
-    view_noise: float
-
-    def _view(self, idx: Tensor, generator: torch.Generator) -> Tensor:
-        x = self.x[idx]  # (B, D)
-        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return x + self.view_noise * noise
-
-    def dominated_directions(self) -> int:
-        """How many principal directions have less data variance than augmentation variance."""
-        return int((self.variances < self.view_noise ** 2).sum())
 
 
-def anisotropic_gaussian(n: int = 2000, *, dim: int = 32, top_variance: float = 1.0,
-                         bottom_variance: float = 0.01, view_noise: float = 0.2, n_classes: int = 8,
-                         class_dims: int = 3, seed: int = 0,
-                         device: torch.device | str = "cpu") -> AnisotropicGaussian:
-    r"""Gaussian data whose variance falls geometrically across directions, and isotropic views.
-
-    The data variance along principal direction k is
-    :math:`\lambda_k = \lambda_{top}\,(\lambda_{bottom}/\lambda_{top})^{(k-1)/(D-1)}`; a view adds
-    :math:`\sigma\,\varepsilon` with :math:`\sigma` = ``view_noise`` in every direction. Jing et al.
-    (2022) show that, for a linear encoder trained with InfoNCE, the directions where the augmentation
-    variance :math:`\sigma^2` exceeds the data variance shrink away: the stronger the augmentation,
-    the fewer directions the embedding keeps (dimensional collapse).
-
-    ``labels``: the nearest of ``n_classes`` random directions in the ``class_dims`` highest-variance
-    coordinates (for kNN accuracy). A fixed random rotation mixes the coordinates.
-    Returns: ``AnisotropicGaussian`` with x (n, dim), labels (n,), latents (n, dim), variances (dim,).
-    """
-    n = positive_int("n", n, 2)
-    dim = positive_int("dim", dim, 2)
-    n_classes = positive_int("n_classes", n_classes)
-    class_dims = positive_int("class_dims", class_dims)
-    if class_dims > dim:
-        raise ValueError(f"class_dims must be at most dim={dim}, got {class_dims}")
-    view_noise = non_negative("view_noise", view_noise)
-    top, bottom = non_negative("top_variance", top_variance), non_negative("bottom_variance", bottom_variance)
-    if not 0 < bottom <= top:
-        raise ValueError(f"bottom_variance must be in (0, top_variance={top}], got {bottom}")
-    g = rng(seed)
-    variances = np.geomspace(top, bottom, dim)  # (D,) largest first
-    latents = g.standard_normal((n, dim)) * np.sqrt(variances)  # (n, D)
-    rotation = np.linalg.qr(g.standard_normal((dim, dim)))[0]  # (D, D)
-    centres = g.standard_normal((n_classes, class_dims))
-    labels = np.argmax(latents[:, :class_dims] @ centres.T, axis=1)
-    knobs = dict(n=n, dim=dim, top_variance=top, bottom_variance=bottom, view_noise=view_noise,
-                 n_classes=n_classes, class_dims=class_dims, seed=seed)
-    latents_t, rotation_t = tensor(latents, device), tensor(rotation, device)
-    return AnisotropicGaussian(x=latents_t @ rotation_t, labels=tensor(labels, device, torch.long), latents=latents_t,
-                               variances=tensor(variances, device), rotation=rotation_t, view_noise=view_noise,
-                               knobs=knobs)
 
 
 # --- encoders with and without a projector -------------------------------------------------------
@@ -196,32 +137,9 @@ def encoder_with_projector(input_dim: int, *, projector: str = "mlp", feature_di
 
 # --- SupCon + SimCLR (Xue et al. 2023) -----------------------------------------------------------
 
-class SupConSimCLR(Method):
-    r"""The weighted sum of the supervised and unsupervised contrastive losses (Xue et al. 2023):
-
-    .. math:: \mathcal L = w\,\mathcal L_{SupCon} + (1 - w)\,\mathcal L_{NT\text{-}Xent}
-
-    ``weight`` w in [0, 1]: 1 is SupCon alone (class collapse), 0 is SimCLR alone (feature
-    suppression); both at the same ``temperature``.
-    """
-
-    needs_labels = True
-
-    def __init__(self, encoder: Encoder, *, weight: float = 0.5, temperature: float = 0.1, **options):
-        super().__init__(encoder, **options)
-        self.weight = float(check.real_number("weight", weight, low=0.0, high=1.0))
-        self.tau = float(check.positive_number("temperature", temperature))
-
-    def temperature(self) -> float:
-        return self.tau
-
-    def pair_loss(self, z1, z2, labels, step):
-        supervised = L.supcon(torch.stack([z1, z2], dim=1), labels, temperature=self.tau)
-        unsupervised = L.nt_xent(z1, z2, temperature=self.tau)
-        return self.weight * supervised + (1 - self.weight) * unsupervised
 
 
-def supcon_simclr(data: ToyData, *, weight: float = 0.5, temperature: float = 0.1, out_dim: int = 32,
+def supcon_simclr(data: ToyData, *, weight: float = 0.5, temperature: float = loss_default(L.supcon, "temperature"), out_dim: int = 32,
                   feature_dim: int = 64, hidden: int = 128, seed: int = 0) -> SupConSimCLR:
     """A ``SupConSimCLR`` with the default encoder for ``data``, initialised from ``seed`` exactly as
     ``fit(data, "simclr", seed=seed)`` initialises its own: pass it to ``fit`` as the method."""

@@ -35,11 +35,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..data.gaussians import correlated_gaussians, correlation
 from ..losses import info_nce
 from ..losses.core import positive_nll
 
 __all__ = [
-    "gaussian_mutual_information", "rho_for_mutual_information", "correlated_gaussians",
+    "gaussian_mutual_information", "rho_for_mutual_information",
     "gaussian_log_ratio", "infonce_estimate", "mi_lower_bound", "infonce_bound_curve",
 ]
 
@@ -51,9 +52,7 @@ def _dim(dim: object) -> int:
 
 
 def _rho(rho: object) -> float:
-    if isinstance(rho, bool) or not isinstance(rho, (int, float, np.floating)) or not -1 < rho < 1:
-        raise ValueError(f"rho must be a correlation in (-1, 1), got {rho!r}")
-    return float(rho)
+    return correlation(rho)
 
 
 def gaussian_mutual_information(dim: int, rho: float) -> float:
@@ -68,20 +67,6 @@ def rho_for_mutual_information(mi: float, dim: int) -> float:
     return math.sqrt(-math.expm1(-2 * float(mi) / _dim(dim)))
 
 
-def correlated_gaussians(n: int, *, dim: int, rho: float, seed: int = 0, device: torch.device | str | None = None,
-                         dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
-    """(x, y), each (n, dim): x ~ N(0, I) and y = rho x + sqrt(1 - rho^2) eps, so y ~ N(0, I) too.
-
-    Drawn on the CPU in float64 from ``seed`` (the same numbers on every device), then moved.
-    """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    dim, rho = _dim(dim), _rho(rho)
-    generator = torch.Generator().manual_seed(int(seed))
-    x = torch.randn(int(n), dim, generator=generator, dtype=torch.float64)  # (n, d)
-    eps = torch.randn(int(n), dim, generator=generator, dtype=torch.float64)  # (n, d)
-    y = rho * x + math.sqrt(1 - rho ** 2) * eps  # (n, d)
-    return x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
 
 
 def gaussian_log_ratio(x: Tensor, y: Tensor, *, rho: float) -> Tensor:
@@ -152,7 +137,8 @@ def infonce_bound_curve(batch_sizes: Sequence[int], *, dim: int, rho: float, rep
     estimates = np.empty((len(sizes), int(repeats)))  # (len(sizes), repeats)
     with torch.no_grad():
         for r in range(int(repeats)):
-            x_all, y_all = correlated_gaussians(max(sizes), dim=dim, rho=rho, seed=seed + r, device=device)
+            pairs = correlated_gaussians(max(sizes), dim=dim, rho=rho, seed=seed + r, device=device or "cpu")
+            x_all, y_all = pairs.x, pairs.b  # (n, d) each
             if critic == "optimal":  # the logits of the first n pairs are the top-left n x n block
                 logits = gaussian_log_ratio(x_all, y_all, rho=rho)  # (max N, max N), positives on the diagonal
             for k, n in enumerate(sizes):

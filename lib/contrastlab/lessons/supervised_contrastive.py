@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from .. import losses as L
 from .. import validation as check
-from ..methods import CrossEntropy, output_dim  # noqa: F401 (CrossEntropy lives in methods: "ce")
+from ..methods import CrossEntropy, loss_default, output_dim  # noqa: F401 (CrossEntropy lives in methods: "ce")
 from ..models import Encoder, mlp, projection_head
 
 __all__ = ["ClassMeanGeometry", "class_mean_geometry", "simplex_cosine", "imbalanced_indices",
@@ -278,7 +278,8 @@ class FreeFeatures:
     loss: float
 
 
-def unconstrained_features(counts: object, *, loss: str = "supcon", dim: int = 16, temperature: float = 0.3,
+def unconstrained_features(counts: object, *, loss: str = "supcon", dim: int = 16,
+                           temperature: float = loss_default(L.supcon, "temperature"),
                            steps: int = 200, lr: float = 0.1, weight_decay: float = 5e-2,
                            seed: int = 0) -> FreeFeatures:
     r"""Free vectors, one per sample, optimised with a supervised loss: the geometry the loss alone wants.

@@ -6,8 +6,9 @@ logits are computed in float32 or wider; every loss returns a scalar mean on the
 CONVENTIONS.md maps each loss to its counterpart in the peer libraries.
 """
 
-from .clip import LearnableLogitScale, clip_loss, siglip_loss
+from .clip import LearnableLogitScale, clip_loss, clip_loss_with_negatives, siglip_loss
 from .debiased import debiased_nt_xent, hard_negative_nt_xent
+from .filtered import false_negative_mask, filtered_nt_xent
 from .geometry import alignment, uniformity
 from .infonce import decoupled_nt_xent, info_nce, nt_xent, oracle_nt_xent
 from .noncontrastive import barlow_twins, negative_cosine, vicreg
@@ -15,6 +16,6 @@ from .supcon import supcon
 
 __all__ = [
     "info_nce", "nt_xent", "decoupled_nt_xent", "oracle_nt_xent", "debiased_nt_xent", "hard_negative_nt_xent",
-    "clip_loss", "siglip_loss", "LearnableLogitScale", "supcon",
+    "filtered_nt_xent", "false_negative_mask", "clip_loss", "clip_loss_with_negatives", "siglip_loss", "LearnableLogitScale", "supcon",
     "alignment", "uniformity", "negative_cosine", "barlow_twins", "vicreg",
 ]

@@ -104,3 +104,29 @@ class LearnableLogitScale(nn.Module):
 
     def extra_repr(self) -> str:
         return f"scale={math.exp(float(self.log_scale.detach())):.4g}, max_scale={self.max_scale:g}"
+
+
+def clip_loss_with_negatives(a: Tensor, b: Tensor, b_negatives: Tensor, *, logit_scale: float | Tensor) -> Tensor:
+    r"""The CLIP loss with extra hard negatives on the b side (NegCLIP, Yuksekgonul et al. 2023).
+
+    a → b: each a_i picks its b_i among the N in-batch b's **and** the M extra negatives; b → a is
+    the usual in-batch direction (a negative caption has no image of its own):
+
+    .. math:: \mathcal L = \tfrac12\Big[\tfrac1N\sum_i \Big(\log\!\!\sum_{k \in b \cup n}\! e^{t\,\hat a_i^\top \hat k}
+              - t\,\hat a_i^\top\hat b_i\Big) + \tfrac1N\sum_j \Big(\log\sum_i e^{t\,\hat a_i^\top \hat b_j}
+              - t\,\hat a_j^\top\hat b_j\Big)\Big]
+
+    Args: a, b (N, D) pairs; b_negatives (M, D), shared by every a_i; logit_scale t > 0 (a multiplier).
+    Returns: scalar, float32 or wider. With no negatives it would be ``losses.clip_loss``.
+    """
+    logit_scale = check.positive_number("logit_scale", logit_scale)
+    check.towers(a, b)
+    check.embeddings("b_negatives", b_negatives)
+    if b_negatives.shape[1] != a.shape[1]:
+        raise ValueError(f"b_negatives must have shape (M, {a.shape[1]}), got {tuple(b_negatives.shape)}")
+    check.same_device(a=a, b_negatives=b_negatives)
+    dtype = compute_dtype(a, b, b_negatives)
+    a_hat, b_hat, n_hat = (l2_normalize(x, dtype) for x in (a, b, b_negatives))
+    logits = logit_scale * (a_hat @ torch.cat([b_hat, n_hat]).T)  # (N, N + M); pairs on the diagonal
+    target = torch.arange(len(a_hat), device=a_hat.device)
+    return (positive_nll(logits, target).mean() + positive_nll(logits[:, :len(b_hat)].T, target).mean()) / 2

@@ -20,7 +20,6 @@ from torch import Tensor
 
 from .. import validation as check
 from .core import masked_logsumexp, two_view_logits, two_view_masks, twin_index
-from .infonce import _two_views
 
 
 def debiased_log_negatives(log_negatives: Tensor, positive: Tensor, *, n_neg: int, tau_plus: float,
@@ -88,7 +87,7 @@ def debiased_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.
     Cost: 8 B^2 D flops, O(B^2) memory.
     References: Chuang et al. 2020 (Debiased Contrastive Learning).
     """
-    temperature = _two_views(z1, z2, temperature)
+    temperature = check.two_views(z1, z2, temperature)
     tau_plus = float(check.real_number("tau_plus", tau_plus, low=0.0, high=1.0, high_open=True))
     negatives, positive = negative_logits(z1, z2, temperature)
     log_ng = debiased_log_negatives(torch.logsumexp(negatives, dim=1), positive, n_neg=2 * len(z1) - 2,
@@ -116,7 +115,7 @@ def hard_negative_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor
     Cost: 8 B^2 D flops, O(B^2) memory.
     References: Robinson et al. 2021 (Contrastive Learning with Hard Negative Samples).
     """
-    temperature = _two_views(z1, z2, temperature)
+    temperature = check.two_views(z1, z2, temperature)
     tau_plus = float(check.real_number("tau_plus", tau_plus, low=0.0, high=1.0, high_open=True))
     beta = float(check.real_number("beta", beta, low=0.0))
     negatives, positive = negative_logits(z1, z2, temperature)  # (2B, 2B) with -inf off the negatives

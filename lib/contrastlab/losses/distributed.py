@@ -141,7 +141,7 @@ def info_nce_distributed(query: Tensor, positive: Tensor, *, temperature: float 
     return (rows.mean() + cols.mean()) / 2
 
 
-def nt_xent_distributed(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5, impl: str = "auto",
+def nt_xent_distributed(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.1, impl: str = "auto",
                         tile_size: TileSize = None, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET,
                         group=None) -> Tensor:
     r"""``nt_xent`` with the negatives of every rank: this rank's 2n anchors [ẑ1; ẑ2] against the 2N
@@ -150,7 +150,7 @@ def nt_xent_distributed(z1: Tensor, z2: Tensor, *, temperature: float | Tensor =
     Returns this rank's mean over its 2n anchors; its mean over ranks is ``nt_xent`` on the
     concatenated batch.
     """
-    temperature = _two_views(z1, z2, temperature)
+    temperature = check.two_views(z1, z2, temperature)
     dtype = compute_dtype(z1, z2)
     z1_hat, z2_hat = l2_normalize(z1, dtype), l2_normalize(z2, dtype)  # (n, D), (n, D)
     z1_all, z2_all = global_batch(z1_hat, z2_hat, group=group)  # (N, D), (N, D)

@@ -86,12 +86,9 @@ def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *
     return positive_nll(logits, torch.zeros(n, dtype=torch.long, device=q.device)).mean()
 
 
-def _two_views(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> float | Tensor:
-    """Shared checks of the two-view losses; returns the checked temperature."""
-    return check.two_views(z1, z2, temperature)
 
 
-def nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5, impl: str = "auto",
+def nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.1, impl: str = "auto",
             gather_distributed: bool | None = None) -> Tensor:
     r"""NT-Xent, the SimCLR loss: 2N anchors, each view's positive is its twin, the other 2N-2 are negatives.
 
@@ -112,7 +109,7 @@ def nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5, impl: 
     Cost: 8 N^2 D flops; O(N^2) memory dense, O(N D) tiled.
     References: Chen et al. 2020 (SimCLR); Sohn 2016 (N-pair).
     """
-    temperature = _two_views(z1, z2, temperature)
+    temperature = check.two_views(z1, z2, temperature)
     if should_gather(gather_distributed):
         return nt_xent_distributed(z1, z2, temperature=temperature, impl=impl)
     n = len(z1)
@@ -138,7 +135,7 @@ def decoupled_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0
     Cost: 8 N^2 D flops, O(N^2) memory.
     References: Yeh et al. 2022 (Decoupled Contrastive Learning).
     """
-    temperature = _two_views(z1, z2, temperature)
+    temperature = check.two_views(z1, z2, temperature)
     n = len(z1)
     logits = two_view_logits(z1, z2, temperature)  # (2N, 2N)
     _, negatives = two_view_masks(n, z1.device)
@@ -161,7 +158,7 @@ def oracle_nt_xent(z1: Tensor, z2: Tensor, labels: Tensor, *, temperature: float
     Cost: 8 N^2 D flops, O(N^2) memory.
     References: Chuang et al. 2020 (Debiased Contrastive Learning).
     """
-    temperature = _two_views(z1, z2, temperature)
+    temperature = check.two_views(z1, z2, temperature)
     n = len(z1)
     labels = check.labels("labels", labels, n, z1.device)
     logits = two_view_logits(z1, z2, temperature)  # (2N, 2N)

@@ -344,7 +344,7 @@ def info_nce_tiled(query: Tensor, positive: Tensor, *, temperature: float | Tens
     return (rows.mean() + cols.mean()) / 2
 
 
-def nt_xent_tiled(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5, tile_size: TileSize = None,
+def nt_xent_tiled(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.1, tile_size: TileSize = None,
                   memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET) -> Tensor:
     r"""``nt_xent`` (SimCLR), tiled: over z = [ẑ1; ẑ2] (2N rows), anchor a excludes itself and its
     positive is a + N mod 2N.
@@ -357,7 +357,7 @@ def nt_xent_tiled(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5, 
     Returns: scalar mean over the 2N anchors, float32 or wider.
     Cost: 8 N^2 D flops forward, 24 N^2 D backward (the dense path: 16), O(N D) memory plus the tile budget.
     """
-    temperature = _two_views(z1, z2, temperature)
+    temperature = check.two_views(z1, z2, temperature)
     n = len(z1)
     z = l2_normalize(torch.cat([z1, z2]), compute_dtype(z1, z2))  # (2N, D)
     self_index = torch.arange(2 * n, device=z.device)  # (2N,)
