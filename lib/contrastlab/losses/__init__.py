@@ -7,7 +7,8 @@ CONVENTIONS.md maps each loss to its counterpart in the peer libraries.
 """
 
 from .clip import LearnableLogitScale, clip_loss, clip_loss_with_negatives, siglip_loss
-from .debiased import debiased_nt_xent, hard_negative_nt_xent
+from .debiased import (debiased_log_negatives, debiased_nt_xent, hard_negative_from_logits, hard_negative_nt_xent,
+                       negative_logits)
 from .filtered import false_negative_mask, filtered_nt_xent
 from .geometry import alignment, uniformity
 from .infonce import decoupled_nt_xent, info_nce, nt_xent, oracle_nt_xent
@@ -16,6 +17,9 @@ from .supcon import supcon
 
 __all__ = [
     "info_nce", "nt_xent", "decoupled_nt_xent", "oracle_nt_xent", "debiased_nt_xent", "hard_negative_nt_xent",
-    "filtered_nt_xent", "false_negative_mask", "clip_loss", "clip_loss_with_negatives", "siglip_loss", "LearnableLogitScale", "supcon",
+    "filtered_nt_xent", "false_negative_mask", "clip_loss", "clip_loss_with_negatives", "siglip_loss",
+    "LearnableLogitScale", "supcon",
     "alignment", "uniformity", "negative_cosine", "barlow_twins", "vicreg",
+    # building blocks that let a caller reuse one logits matrix (the widgets move β and τ⁺ on it)
+    "negative_logits", "hard_negative_from_logits", "debiased_log_negatives",
 ]
