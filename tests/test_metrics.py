@@ -249,3 +249,50 @@ def test_nt_xent_coupling_against_a_loop_and_a_closed_form():
     assert torch.allclose(M.nt_xent_coupling(same, same, temperature=0.1), torch.full((8,), 1 - 1 / 7))
     with pytest.raises(ValueError, match="temperature"):
         M.nt_xent_coupling(z1, z2, temperature=0.0)
+
+
+# --- bad arguments: a clear ValueError/TypeError naming the argument, never a plausible number ---------
+
+def _toy(n=24, d=4, classes=3, seed=0):
+    g = gen(seed)
+    return torch.randn(n, d, generator=g, dtype=torch.float64), torch.arange(n) % classes
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda z, y: M.knn_accuracy(z, y, k=3, temperature=0), ValueError, "temperature"),
+    (lambda z, y: M.knn_accuracy(z, y, k=3, temperature=-1), ValueError, "temperature"),
+    (lambda z, y: M.knn_accuracy(z, y, k=3.0), TypeError, "k"),
+    (lambda z, y: M.knn_accuracy(z, y, k=3, chunk_size=0), ValueError, "chunk_size"),
+    (lambda z, y: M.knn_accuracy(z, y, z[:, :2], y, k=3), ValueError, "test"),
+    (lambda z, y: M.linear_r2(z, torch.ones(len(z), 2, dtype=z.dtype)), ValueError, "targets"),
+    (lambda z, y: M.linear_r2(z, z, ridge=-1), ValueError, "ridge"),
+    (lambda z, y: M.rankme(z, eps=-1), ValueError, "eps"),
+    (lambda z, y: M.rankme(z, eps=0), ValueError, "eps"),
+    (lambda z, y: M.numerical_rank(z, tol=0), ValueError, "tol"),
+    (lambda z, y: M.numerical_rank(z, tol=2), ValueError, "tol"),
+    (lambda z, y: M.linear_probe_accuracy(z, y, weight_decay=-1), ValueError, "weight_decay"),
+    (lambda z, y: M.linear_probe_accuracy(z, y, max_iter=0), ValueError, "max_iter"),
+    (lambda z, y: M.linear_probe_accuracy(z, y, max_iter=2.5), TypeError, "max_iter"),
+    (lambda z, y: M.linear_probe_accuracy(z[:1], y[:1]), ValueError, "train"),
+    (lambda z, y: M.linear_probe_accuracy(z[:1], y[:1], z, y), ValueError, "train"),
+    (lambda z, y: M.positive_rank_accuracy(z, z, topk=(0,)), ValueError, "topk"),
+    (lambda z, y: M.positive_rank_accuracy(z, z, topk=1), TypeError, "topk"),
+    (lambda z, y: M.positive_rank_accuracy(z, z, chunk_size=0), ValueError, "chunk_size"),
+    (lambda z, y: M.positive_rank_accuracy(z, z, z[:, :2]), ValueError, "negatives"),
+    (lambda z, y: M.uniformity(z, chunk_size=0), ValueError, "chunk_size"),
+    (lambda z, y: M.uniformity(z, t=0), ValueError, "t"),
+    (lambda z, y: M.uniform_sphere_uniformity(2.0), TypeError, "dim"),
+])
+def test_bad_metric_arguments_are_refused_by_name(call, error, name):
+    z, y = _toy()
+    with pytest.raises(error, match=rf"\b{name}\b"):
+        call(z, y)
+
+
+def test_valid_edge_arguments_still_work():
+    z, y = _toy()
+    assert 0 <= M.knn_accuracy(z, y, k=3, temperature=None, chunk_size=1) <= 1
+    assert M.positive_rank_accuracy(z, z, topk=[1, 24]) == {1: 1.0, 24: 1.0}
+    assert M.linear_r2(z, 2 * z + 1, ridge=0) == pytest.approx(1.0, abs=1e-9)
+    assert 0 <= M.linear_probe_accuracy(z[:4], y[:4], max_iter=1) <= 1
+    assert M.numerical_rank(z, tol=0.999) == 1

@@ -45,9 +45,10 @@ def uniformity(x: Tensor, *, t: float = 2, chunk_size: int = 2048) -> float:
     """
     check.embeddings("x", x)
     check.batch_at_least("x", x, 2, "uniformity is a mean over pairs")
+    chunk_size = check.integer("chunk_size", chunk_size, 1)
+    t = float(check.positive_number("t", t))
     if len(x) <= chunk_size:
         return float(_uniformity_dense(x, t=t))
-    t = float(check.positive_number("t", t))
     z = l2_normalize(x)  # (N, D)
     n = len(z)
     parts = []
@@ -74,8 +75,7 @@ def uniform_sphere_uniformity(dim: int, *, t: float = 2) -> float:
     """
     from scipy.special import ive  # lazy: only this reference value needs scipy
 
-    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 2:
-        raise ValueError(f"dim must be an integer >= 2 (the sphere S^(dim-1)), got {dim!r}")
+    dim = check.integer("dim", dim, 2)  # the sphere S^(dim-1)
     t = float(check.positive_number("t", t))
     nu = dim / 2 - 1
     return math.lgamma(dim / 2) + (1 - dim / 2) * math.log(t) + math.log(float(ive(nu, 2 * t)))
@@ -123,13 +123,18 @@ def effective_rank(z: Tensor, *, center: bool = False) -> float:
 @torch.no_grad()
 def rankme(z: Tensor, *, eps: float = 1e-7) -> float:
     r"""RankMe (Garrido et al. 2023): the effective rank of the uncentred embeddings with
-    :math:`p_k = \sigma_k/\lVert\sigma\rVert_1 + \varepsilon`, used to predict downstream performance."""
+    :math:`p_k = \sigma_k/\lVert\sigma\rVert_1 + \varepsilon`, used to predict downstream performance.
+    ``eps`` > 0 keeps the logarithm finite on a spectrum with zeros."""
+    eps = float(check.positive_number("eps", eps))
     return _spectral_entropy_rank(singular_values(z, center=False), eps=eps)
 
 
 @torch.no_grad()
 def numerical_rank(z: Tensor, *, tol: float = 1e-3, center: bool = True) -> int:
-    """The number of singular values above ``tol`` times the largest one."""
+    """The number of singular values above ``tol`` times the largest one; ``tol`` in (0, 1)."""
+    tol = float(check.real_number("tol", tol, low=0.0, high=1.0, high_open=True))
+    if tol == 0.0:
+        raise ValueError("tol must be a number in (0, 1) (a fraction of the largest singular value), got 0.0")
     sigma = singular_values(z, center=center)
     if float(sigma[0]) == 0.0:
         return 0
@@ -358,8 +363,18 @@ def positive_rank_accuracy(query: Tensor, positive: Tensor, negatives: Tensor | 
     check.embeddings("query", query)
     check.embeddings("positive", positive)
     check.same_shape("query", query, "positive", positive)
+    if isinstance(topk, (int, bool)) or not isinstance(topk, (tuple, list)) or not topk:
+        raise TypeError(f"topk must be a non-empty tuple of integers k >= 1, got {topk!r}")
+    topk = tuple(check.integer("topk", k, 1) for k in topk)
+    chunk_size = check.integer("chunk_size", chunk_size, 1)
+    if negatives is not None:
+        check.embeddings("negatives", negatives)
+        if negatives.shape[1] != query.shape[1]:
+            raise ValueError(f"negatives must have shape (M, {query.shape[1]}), got {tuple(negatives.shape)}")
+    elif len(query) < 2:
+        raise ValueError(f"query must have at least 2 rows for in-batch candidates, got shape {tuple(query.shape)}")
     q, p = l2_normalize(query), l2_normalize(positive)
-    neg = None if negatives is None else l2_normalize(check.embeddings("negatives", negatives))
+    neg = None if negatives is None else l2_normalize(negatives)
     hits = {k: 0 for k in topk}
     for start in range(0, len(q), chunk_size):
         rows = slice(start, start + chunk_size)
@@ -394,8 +409,15 @@ def knn_accuracy(train: Tensor, train_labels: Tensor, test: Tensor | None = None
     else:
         check.embeddings("test", test)
         test_labels = check.labels("test_labels", test_labels, len(test), test.device)
-    if not isinstance(k, int) or not 1 <= k <= len(train) - leave_one_out:
-        raise ValueError(f"k must be an integer in [1, {len(train) - leave_one_out}], got {k!r}")
+        if test.shape[1] != train.shape[1]:
+            raise ValueError(f"test must have shape (M, {train.shape[1]}) like train, got {tuple(test.shape)}")
+    k = check.integer("k", k, 1)
+    if k > len(train) - leave_one_out:
+        raise ValueError(f"k must be an integer in [1, {len(train) - leave_one_out}], got {k} (k counts training "
+                         f"points{', the query left out' if leave_one_out else ''})")
+    if temperature is not None:
+        temperature = float(check.positive_number("temperature", temperature))
+    chunk_size = check.integer("chunk_size", chunk_size, 1)
     a, b = l2_normalize(train), l2_normalize(test)
     classes, y = torch.unique(train_labels, return_inverse=True)
     correct = 0
@@ -423,7 +445,13 @@ def linear_probe_accuracy(train: Tensor, train_labels: Tensor, test: Tensor | No
     """
     check.embeddings("train", train)
     train_labels = check.labels("train_labels", train_labels, len(train), train.device)
+    weight_decay = float(check.real_number("weight_decay", weight_decay, low=0.0))
+    max_iter = check.integer("max_iter", max_iter, 1)
+    seed = check.integer("seed", seed, 0)
     if test is None:
+        if len(train) < 4:
+            raise ValueError(f"train must have at least 4 rows when test is None (half trains the probe, half "
+                             f"tests it, and a standardisation needs 2), got shape {tuple(train.shape)}")
         g = torch.Generator().manual_seed(seed)
         order = torch.randperm(len(train), generator=g).to(train.device)
         half = len(train) // 2
@@ -432,6 +460,9 @@ def linear_probe_accuracy(train: Tensor, train_labels: Tensor, test: Tensor | No
     else:
         check.embeddings("test", test)
         test_labels = check.labels("test_labels", test_labels, len(test), test.device)
+        check.batch_at_least("train", train, 2, "the probe standardises by the training std")
+        if test.shape[1] != train.shape[1]:
+            raise ValueError(f"test must have shape (M, {train.shape[1]}) like train, got {tuple(test.shape)}")
     dtype = torch.promote_types(train.dtype, torch.float32)
     x, x_test = train.detach().to(dtype), test.detach().to(dtype)
     mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
@@ -470,6 +501,10 @@ def linear_r2(features: Tensor, targets: Tensor, *, ridge: float = 1e-6) -> floa
     check.embeddings("targets", targets)
     if len(features) != len(targets):
         raise ValueError(f"features and targets must have the same number of rows, got {len(features)} and {len(targets)}")
+    ridge = float(check.real_number("ridge", ridge, low=0.0))
+    check.batch_at_least("targets", targets, 2, "R² compares the fit with the targets' variance")
+    if float((targets.double() - targets.double().mean(0)).pow(2).sum()) == 0.0:
+        raise ValueError("targets must vary: every row is the same, so R² (explained variance) is undefined")
     x = torch.cat([features.double(), torch.ones(len(features), 1, dtype=torch.float64, device=features.device)], 1)
     y = targets.double()
     gram = x.T @ x + ridge * torch.eye(x.shape[1], dtype=torch.float64, device=x.device)
