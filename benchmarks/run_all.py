@@ -76,7 +76,7 @@ def main() -> None:
                 ("Training speed of fit", [py, "benchmarks/bench_fit.py"]),
                 ("UMAP", [py, "benchmarks/bench_umap.py"]),
                 ("Widgets", [py, "benchmarks/bench_widgets.py"]),
-                ("Notebooks in fast mode (make book)", [py, "tools/build_book.py", "--out", "build/book", "--fast"])]
+                ("Notebooks: time and peak memory, fast and full mode", [py, "benchmarks/bench_notebooks.py"])]
     header = (f"# Benchmark results\n\nMeasured by `make bench` (`python benchmarks/run_all.py`) on "
               f"{time.strftime('%Y-%m-%d %H:%M %Z')}.\n\n- machine: {machine()}\n- versions: {versions()}\n"
               f"- no GPU on this machine: the CUDA tables (fp32 and bf16, N up to 65536) are still to be run "
