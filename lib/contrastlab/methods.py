@@ -8,7 +8,7 @@ it is the one registry that ``fit``, the sweeps and the widgets read.
 
 **Defaults.** A set-up's hyperparameters that its loss also takes (``temperature``, ``tau_plus``,
 ``lambda_``, ...) default to that loss's own default, read from the loss's signature (``objectives``
-names the losses; ``tests/test_methods.py`` checks every set-up), so ``fit(data, "simclr")`` and
+names the losses; ``tests/test_defaults.py`` checks every set-up), so ``fit(data, "simclr")`` and
 ``losses.nt_xent(z1, z2)`` optimise the same objective. The table is in CONVENTIONS.md.
 """
 

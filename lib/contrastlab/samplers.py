@@ -16,7 +16,7 @@ each yields lists of dataset indices. They follow ``DistributedSampler``'s conve
 is a function of ``(seed, epoch)`` only, so iterating twice gives the same batches until
 ``set_epoch(epoch)`` is called (call it at the start of every epoch).
 
-Dependencies point one way: this module uses torch, numpy and ``contrastlab.losses`` only.
+Dependencies point one way: this module uses torch, numpy, ``validation``, ``losses.core`` and ``models``.
 """
 
 from __future__ import annotations
