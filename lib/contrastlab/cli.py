@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
                     "write results.csv, summary.csv, config.yaml, environment.json and report.html there.",
         epilog="Example: contrastlab sweep examples/sweeps/temperature.yaml --set train.steps=100 "
                "--set 'loss.temperature=[0.1,0.5]'")
-    p.add_argument("config", help="the sweep's YAML file (see contrastlab.sweeps for its sections)")
+    p.add_argument("config", help="the sweep's YAML file (its format: contrastlab.sweeps.config)")
     p.add_argument("--out", help="the run folder (default: the config's out, else runs/<name>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override an option, the value read as YAML: loss.temperature=0.1, "
@@ -52,12 +52,12 @@ def _sweep(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
-    from .sweeps import run as S
+    from . import sweeps as S
 
     try:
         config = S.apply_overrides(S.load_config(args.config), args.overrides)
         if args.dry_run:
-            return _dry_run(S, config, args.out, rerun=args.rerun)
+            return _dry_run(config, args.out, rerun=args.rerun)
         with warnings.catch_warnings():  # one plain line, without the source location
             warnings.showwarning = lambda message, *_, **__: print(f"contrastlab sweep: warning: {message}",
                                                                     file=sys.stderr)
@@ -82,22 +82,16 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dry_run(S, config: dict, out: str | None, *, rerun: bool = False) -> int:
+def _dry_run(config: dict, out: str | None, *, rerun: bool = False) -> int:
     from pathlib import Path
+
+    from . import sweeps as S
 
     runs = S.expand(config)
     folder = Path(out or config.get("out") or Path("runs") / config.get("name", "sweep"))
-    runs_dir = folder / "runs"
-    done = {p.stem for p in runs_dir.glob("*.csv")} if runs_dir.is_dir() and not rerun else set()
-    code = S._code_fingerprint()
-
-    def status(run_id: str) -> str:
-        if run_id not in done:
-            return "to run"
-        return "finished" if S._recorded_code(runs_dir, run_id) == code else "finished, other code"
-
+    status = S.run_status(runs, folder, rerun=rerun)
     params = list(runs[0]["params"])
-    rows = [[r["run_id"], str(r["seed"]), *(str(r["params"][p]) for p in params), status(r["run_id"])]
+    rows = [[r["run_id"], str(r["seed"]), *(str(r["params"][p]) for p in params), status[r["run_id"]]]
             for r in runs]
     header = ["run_id", "seed", *params, "status"]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]

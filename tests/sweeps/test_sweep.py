@@ -1,4 +1,7 @@
-"""sweep: config validation, the grid, the run folder, resuming after a kill, parallel runs and the report."""
+"""sweeps: config validation, the grid, the run folder, resuming after a kill, parallel runs and the report.
+
+Through the public API (``S`` is ``contrastlab.sweeps``); the tests that stub a step reach into the module
+that owns it (``runner`` is ``contrastlab.sweeps.run``)."""
 
 import json
 import math
@@ -21,7 +24,12 @@ import yaml
 from scipy import stats
 
 import contrastlab
-import contrastlab.sweeps.run as S
+import contrastlab.sweeps as S
+import contrastlab.sweeps.run as runner
+from contrastlab import data as D
+from contrastlab import methods, metrics
+from contrastlab.sweeps import config as sweep_config
+from contrastlab.sweeps import files, plan, provenance, report, schema
 from contrastlab.train import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +96,7 @@ def test_run_folder_holds_every_output_and_the_csv_is_the_frame(done):
     assert [p.stem for p in runs] == sorted(frame["run_id"].unique())
     record = json.loads((out / "runs" / f"{runs[0].stem}.json").read_text())
     assert record["status"] == "finished" and record["seconds"] > 0 and record["config"]["loss"]["name"] == "simclr"
-    assert record["code"] == S._code_fingerprint()
+    assert record["code"] == provenance.code_fingerprint()
     assert not list(out.rglob("*.tmp"))
 
     config = yaml.safe_load((out / "config.yaml").read_text())
@@ -97,7 +105,7 @@ def test_run_folder_holds_every_output_and_the_csv_is_the_frame(done):
     assert [r["run_id"] for r in config["runs"]] == list(frame["run_id"].unique())
     env = json.loads((out / "environment.json").read_text())
     assert env["torch"] == torch.__version__ and env["contrastlab"] == contrastlab.__version__
-    assert env["device"] == "cpu" and env["cpu_count"] >= 1 and env["code"] == S._code_fingerprint()
+    assert env["device"] == "cpu" and env["cpu_count"] >= 1 and env["code"] == provenance.code_fingerprint()
     assert env["runs"] == {"total": 4, "already_finished": 0, "other_code": 0, "failed": 0}
 
 
@@ -132,15 +140,19 @@ def test_report_is_self_contained_with_titles_and_interval_table(done):
 def test_rerunning_a_finished_sweep_runs_nothing_and_returns_the_same_frame(done, monkeypatch):
     out, frame = done
     calls = []
-    monkeypatch.setattr(S, "_run_one", lambda run, runs_dir: calls.append(run))
+    monkeypatch.setattr(runner, "_run_one", lambda run, runs_dir: calls.append(run))
     again = S.sweep(tiny(), out=out, progress=False)
     assert calls == []
     pd.testing.assert_frame_equal(again, frame)
 
 
 def test_contrastlab_sweep_is_the_function_and_sweeps_the_package():
-    assert contrastlab.sweep is contrastlab.sweeps.sweep is S.sweep
-    assert contrastlab.sweeps.expand is S.expand and contrastlab.sweeps.summarize is S.summarize
+    assert contrastlab.sweep is contrastlab.sweeps.sweep is runner.sweep
+    assert S.expand is plan.expand and S.validate is plan.validate and S.summarize is report.summarize
+    assert S.load_config is sweep_config.load_config and S.apply_overrides is sweep_config.apply_overrides
+    public = {"sweep", "load_config", "apply_overrides", "validate", "expand", "run_status", "summarize", "compare",
+              "figures", "report_html", "SweepConfigError", "SweepRunError", "OtherCodeWarning"}
+    assert set(S.__all__) == public and all(hasattr(S, name) for name in public)
 
 
 def copy_runs(out: Path, dest: Path) -> Path:
@@ -263,7 +275,7 @@ def test_report_false_writes_no_report_and_removes_an_old_one(done, tmp_path, mo
     out, frame = done
     folder = copy_runs(out, tmp_path)
     (folder / "report.html").write_text("an earlier sweep's report")
-    monkeypatch.setattr(S, "report_html", lambda *a, **k: pytest.fail("report_html was called"))
+    monkeypatch.setattr(runner, "report_html", lambda *a, **k: pytest.fail("report_html was called"))
     again = S.sweep(tiny(), out=folder, progress=True, report=False)
     assert not (folder / "report.html").exists() and (folder / "summary.csv").is_file()
     pd.testing.assert_frame_equal(again, frame)
@@ -285,7 +297,7 @@ def test_progress_in_a_jupyter_kernel_writes_nothing_to_stderr(tmp_path):
     spec.loader.exec_module(tools)
     config = tiny(seeds=1, loss__temperature=0.5)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        f"import contrastlab.sweeps.run as S\nframe = S.sweep({config!r}, out='out', workers=1, progress=True)")])
+        f"import contrastlab\nframe = contrastlab.sweep({config!r}, out='out', workers=1, progress=True)")])
     run = tools.execute(nb, cwd=tmp_path, timeout=120)
     assert run.error is None, run.error
     outputs = run.notebook.cells[0].outputs
@@ -304,7 +316,7 @@ def test_cli_progress_no_report_rerun_and_other_code(done, tmp_path, monkeypatch
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(tiny()))
     calls = []
-    monkeypatch.setattr(S, "_run_one", lambda run, runs_dir: calls.append(run["run_id"]))
+    monkeypatch.setattr(runner, "_run_one", lambda run, runs_dir: calls.append(run["run_id"]))
     args = ["sweep", str(path), "--out", str(folder), "--workers", "1", "--set", "loss.temperature=0.5"]
 
     assert main([*args, "--no-report"]) == 0 and calls == []
@@ -335,23 +347,24 @@ def test_the_fingerprint_hashes_the_package_sources_once_per_process(tmp_path, m
     package = Path(contrastlab.__file__).parent
     copy = tmp_path / "contrastlab"
     shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    before = S._source_fingerprint(copy)
-    assert before == S._source_fingerprint(package) == S._code_fingerprint.__wrapped__()  # the package's own
-    assert re.fullmatch(r"[0-9a-f]{10}", S._code_fingerprint())
-    hits = S._code_fingerprint.cache_info().hits
-    S._code_fingerprint()
-    assert S._code_fingerprint.cache_info().hits == hits + 1  # computed once per process, then remembered
+    before = provenance.source_fingerprint(copy)
+    assert before == provenance.source_fingerprint(package) == provenance.code_fingerprint.__wrapped__()  # the package's own
+    assert re.fullmatch(r"[0-9a-f]{10}", provenance.code_fingerprint())
+    hits = provenance.code_fingerprint.cache_info().hits
+    provenance.code_fingerprint()
+    assert provenance.code_fingerprint.cache_info().hits == hits + 1  # computed once per process, then remembered
 
     (copy / "notes.txt").write_text("not source")  # only .py files count
-    assert S._source_fingerprint(copy) == before
+    assert provenance.source_fingerprint(copy) == before
     losses = next(copy.joinpath("losses").glob("*.py"))
     losses.write_text(losses.read_text() + "\n# an edit\n")  # a file in a subpackage
-    assert S._source_fingerprint(copy) != before
+    assert provenance.source_fingerprint(copy) != before
     losses.write_text(losses.read_text().removesuffix("\n# an edit\n"))
-    assert S._source_fingerprint(copy) == before
+    assert provenance.source_fingerprint(copy) == before
 
     ids = [r["run_id"] for r in S.expand(tiny())]
-    monkeypatch.setattr(S, "_code_fingerprint", lambda: "0123456789")
+    monkeypatch.setattr(provenance, "code_fingerprint", lambda: "0123456789")
+    monkeypatch.setattr(runner, "code_fingerprint", lambda: "0123456789")
     assert [r["run_id"] for r in S.expand(tiny())] == ids  # an edit to the package keeps every run
 
 
@@ -366,8 +379,8 @@ def test_reusing_runs_of_another_source_warns_once_and_rerun_redoes_them(done, t
         if code is None:
             del record["code"]
         path.write_text(json.dumps(record))
-    real, calls = S._run_one, []
-    monkeypatch.setattr(S, "_run_one", lambda run, runs_dir: (calls.append(run["run_id"]), real(run, runs_dir))[1])
+    real, calls = runner._run_one, []
+    monkeypatch.setattr(runner, "_run_one", lambda run, runs_dir: (calls.append(run["run_id"]), real(run, runs_dir))[1])
 
     with pytest.warns(S.OtherCodeWarning) as caught:
         again = S.sweep(tiny(), out=folder, workers=1, progress=False)
@@ -380,7 +393,7 @@ def test_reusing_runs_of_another_source_warns_once_and_rerun_redoes_them(done, t
 
     redone = S.sweep(tiny(loss__temperature=0.5), out=folder, workers=1, progress=False, rerun=True)
     assert sorted(calls) == sorted(stale)
-    assert all(json.loads((folder / "runs" / f"{r}.json").read_text())["code"] == S._code_fingerprint() for r in stale)
+    assert all(json.loads((folder / "runs" / f"{r}.json").read_text())["code"] == provenance.code_fingerprint() for r in stale)
     same = frame[frame["loss.temperature"] == 0.5].drop(columns=["loss.temperature", "seconds"])
     pd.testing.assert_frame_equal(redone.drop(columns="seconds"), same.reset_index(drop=True))
     with warnings.catch_warnings():
@@ -391,7 +404,7 @@ def test_reusing_runs_of_another_source_warns_once_and_rerun_redoes_them(done, t
 # ----------------------------------------------------------------------------- resume
 
 def test_resume_after_an_interrupt_runs_only_the_rest(tmp_path, monkeypatch):
-    real, calls = S._run_one, []
+    real, calls = runner._run_one, []
 
     def killed_at_the_third(run, runs_dir):
         calls.append(run["run_id"])
@@ -399,7 +412,7 @@ def test_resume_after_an_interrupt_runs_only_the_rest(tmp_path, monkeypatch):
             raise KeyboardInterrupt  # as if Ctrl-C or a kill arrived during the third run
         return real(run, runs_dir)
 
-    monkeypatch.setattr(S, "_run_one", killed_at_the_third)
+    monkeypatch.setattr(runner, "_run_one", killed_at_the_third)
     threads = torch.get_num_threads()
     with pytest.raises(KeyboardInterrupt):
         S.sweep(tiny(), out=tmp_path, workers=1, progress=False)
@@ -407,7 +420,7 @@ def test_resume_after_an_interrupt_runs_only_the_rest(tmp_path, monkeypatch):
     assert len(written) == 2 and not (tmp_path / "results.csv").exists()
 
     calls.clear()
-    monkeypatch.setattr(S, "_run_one", lambda run, runs_dir: (calls.append(run["run_id"]), real(run, runs_dir)))
+    monkeypatch.setattr(runner, "_run_one", lambda run, runs_dir: (calls.append(run["run_id"]), real(run, runs_dir)))
     frame = S.sweep(tiny(), out=tmp_path, workers=1, progress=False)
     assert len(calls) == 2 and not {f"{c}.csv" for c in calls} & set(written)  # only the two missing runs
     assert frame["run_id"].nunique() == 4
@@ -417,12 +430,12 @@ def test_resume_after_an_interrupt_runs_only_the_rest(tmp_path, monkeypatch):
 
 
 def test_a_run_stopped_early_is_not_recorded_as_finished(tmp_path, monkeypatch):
-    real_fit = S.fit
+    real_fit = runner.fit
 
     def fit_stopped_at_step_10(*args, **kwargs):  # what Ctrl-C inside fit does: it returns early
         return real_fit(*args, callbacks=[lambda state: state.step >= 10], **kwargs)
 
-    monkeypatch.setattr(S, "fit", fit_stopped_at_step_10)
+    monkeypatch.setattr(runner, "fit", fit_stopped_at_step_10)
     with pytest.raises(KeyboardInterrupt):
         S.sweep(tiny(seeds=1, loss__temperature=0.1), out=tmp_path, workers=1, progress=False)
     assert not list((tmp_path / "runs").glob("*.csv"))
@@ -468,7 +481,7 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        S._atomic_write(target, half_then_fail)
+        files.atomic_write(target, half_then_fail)
     assert target.read_text() == "old,complete\n" and list(tmp_path.iterdir()) == [target]
 
 
@@ -529,7 +542,8 @@ def test_all_problems_are_reported_together_before_anything_runs(tmp_path, monke
     ({"loss__name": "simclrr"}, r"loss\.name: unknown loss 'simclrr' \(did you mean 'simclr'\?\)"),
     ({"data__name": "vmf_mixtur"}, r"data\.name: unknown dataset 'vmf_mixtur' \(did you mean 'vmf_mixture'\?\)"),
     ({"loss": {"name": "clip"}}, r"loss\.name: 'clip' trains two towers on paired data, but data\.name is "
-                                 r"'vmf_mixture'; use data\.name: paired_modalities"),
+                                 r"'vmf_mixture'; use data\.name: compositional_pairs, correlated_gaussians or "
+                                 r"paired_modalities"),
     ({"loss": {"name": "simclr", "beta": 1.0}}, r"loss\.beta: unknown option for loss 'simclr' \('beta' is an "
                                                 r"option of debiased\)"),
     ({"loss": {"name": "debiased", "tau_plus": 1.0}}, r"loss\.tau_plus: got 1\.0, expected a class prior in \[0, 1\)"),
@@ -551,8 +565,8 @@ def test_each_kind_of_problem_has_a_clear_message(changes, pattern):
 def test_missing_sections_are_reported_with_everything_else():
     problems = S.validate({"train": {"steps": -1}, "seeds": 0})
     assert problems[0] == "seeds: got 0, expected a count >= 1 or a list of seeds"
-    assert any(p.startswith("data.name: missing; expected one of ['digits', 'feature_mix'") for p in problems)
-    assert any(p.startswith("loss.name: missing; expected one of ['align_uniform', 'barlow'") for p in problems)
+    assert f"data.name: missing; expected one of {sorted(D.DATASETS)}" in problems
+    assert f"loss.name: missing; expected one of {sorted(methods.METHODS)}" in problems
     assert "train.steps: got -1, expected an integer >= 1" in problems
 
 
@@ -607,14 +621,66 @@ def test_overrides_set_sweep_and_replace_grid_entries():
 
 
 def test_metric_names_are_what_evaluate_computes():
-    from contrastlab import data as D
-    from contrastlab.methods import build_method
-
     toy = D.vmf_mixture(60, n_classes=3)
-    method = build_method("simclr", toy)
-    record, _ = evaluate(method, toy, torch.arange(60), torch.Generator().manual_seed(0), S.METRICS)
-    assert set(record) == set(S.METRICS)
+    method = methods.build_method("simclr", toy)
+    record, _ = evaluate(method, toy, torch.arange(60), torch.Generator().manual_seed(0), list(metrics.METRICS))
+    assert set(record) == set(metrics.METRICS)  # every name a config may list, evaluate computes
 
+
+
+# ----------------------------------------------------------------------------- the registries
+
+def test_the_choices_are_exactly_the_registries_keys():
+    assert list(schema.DATA_OPTIONS) == list(D.DATASETS)
+    assert list(schema.LOSS_OPTIONS) == list(methods.METHODS)
+    problems = S.validate(tiny(data__name="?", loss__name="?", metrics=["?"]))
+    assert f"data.name: unknown dataset '?'; expected one of {sorted(D.DATASETS)}" in problems
+    assert f"loss.name: unknown loss '?'; expected one of {sorted(methods.METHODS)}" in problems
+    assert f"metrics: unknown metric '?'; known: {list(metrics.METRICS)}" in problems
+    config = tiny()
+    del config["metrics"]
+    assert S.expand(config)[0]["config"]["metrics"] == list(metrics.DEFAULT_METRICS)
+
+
+def pairing(dataset: str, setup: str) -> dict:
+    loss = {"name": setup, **({"n_classes": 4} if setup == "ce" else {})}
+    return {"data": {"name": dataset, "n": 200}, "loss": loss, "train": {"batch_size": 32}, "seeds": 1}
+
+
+@pytest.mark.parametrize("dataset", sorted(D.DATASETS))
+def test_every_dataset_takes_the_set_ups_of_its_kind(dataset):
+    """Each registry entry's options are read from its signature (a run id needs JSON values), and a
+    two-tower set-up goes with a paired dataset (data.is_paired), NegCLIP with swap_attributes."""
+    for setup, cls in methods.METHODS.items():
+        problems = S.validate(pairing(dataset, setup))
+        fits = cls.paired == D.is_paired(dataset) and (setup != "negclip" or dataset == "compositional_pairs")
+        if fits:
+            assert problems == [], (dataset, setup, problems)
+        else:
+            assert len(problems) == 1 and re.match(r"(loss|data)\.name: ", problems[0]), (dataset, setup, problems)
+
+
+def test_options_yaml_cannot_write_are_left_to_their_defaults_and_documented():
+    (run,) = S.expand(pairing("correlated_gaussians", "clip"))
+    assert "dtype" not in run["config"]["data"] and "encoder_b" not in run["config"]["loss"]
+    (problem,) = S.validate({**pairing("correlated_gaussians", "clip"), "data": {"name": "correlated_gaussians",
+                                                                                  "n": 200, "dtype": "float64"}})
+    assert problem.startswith("data.dtype: cannot be set in a config (its type, torch.dtype, has no YAML form)")
+    unsettable = {name for specs in [*schema.DATA_OPTIONS.values(), *schema.LOSS_OPTIONS.values(),
+                                     schema.MODEL_OPTIONS, schema.TRAIN_OPTIONS]
+                  for name, option in specs.items() if not option.settable}
+    assert unsettable == {"dtype", "encoder", "encoder_b", "negatives", "sampler", "callbacks"}
+    for name in unsettable:  # the config reference says what a config cannot set
+        assert f"``{name}``" in sweep_config.__doc__, name
+
+
+def test_the_new_registry_entries_run_in_a_sweep(tmp_path):
+    for dataset, setup in (("compositional_pairs", "negclip"), ("correlated_gaussians", "clip"),
+                           ("anisotropic_gaussian", "supcon_simclr")):
+        config = {**pairing(dataset, setup), "name": setup, "metrics": ["alignment", "uniformity"],
+                  "train": {"steps": 2, "batch_size": 32, "eval_every": 0, "eval_size": 64}}
+        frame = S.sweep(config, out=tmp_path / setup, workers=1, progress=False, report=False)
+        assert frame["step"].tolist() == [2] and frame[["alignment", "uniformity"]].notna().all().all()
 
 # ----------------------------------------------------------------------------- processes and the CLI
 

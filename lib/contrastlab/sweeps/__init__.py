@@ -3,13 +3,22 @@
     frame = contrastlab.sweep("examples/sweeps/temperature.yaml")      # or: contrastlab sweep CONFIG.yaml
     contrastlab.sweeps.summarize(frame); contrastlab.sweeps.compare(frame, {"loss.beta": 0.0}, "knn")
 
-``run`` holds the config schema, planning and the process pool; ``report`` the tables, figures and
-the HTML report. The config format is documented in ``contrastlab.sweeps.run``.
+One module per job, each using only the ones above it:
+
+- ``config``: the config format (its docstring is the reference), ``load_config``, ``apply_overrides``;
+- ``schema``: the options a config may set, read from ``data.DATASETS``, ``methods.METHODS``,
+  ``build_method`` and ``fit``, and the check of one value;
+- ``plan``: the whole config checked and expanded into runs with stable ids (``validate``, ``expand``);
+- ``files`` and ``provenance``: the run folder's files written whole, the source's fingerprint and
+  the environment;
+- ``report``: the summary table with intervals, ``compare``, the figures and the HTML report;
+- ``run``: ``sweep`` itself (worker processes, resuming, collecting) and ``run_status``.
 """
 
+from .config import SweepConfigError, apply_overrides, load_config
+from .plan import expand, validate
 from .report import compare, figures, report_html, summarize
-from .run import (OtherCodeWarning, SweepConfigError, SweepRunError, apply_overrides, expand, load_config, sweep,
-                  validate)
+from .run import OtherCodeWarning, SweepRunError, run_status, sweep
 
-__all__ = ["sweep", "load_config", "apply_overrides", "validate", "expand", "summarize", "compare", "figures",
-           "report_html", "SweepConfigError", "SweepRunError", "OtherCodeWarning"]
+__all__ = ["sweep", "load_config", "apply_overrides", "validate", "expand", "run_status", "summarize", "compare",
+           "figures", "report_html", "SweepConfigError", "SweepRunError", "OtherCodeWarning"]

@@ -11,6 +11,11 @@ swept options), ``config`` (the resolved config) and ``folder`` (the run folder)
 ``summarize(frame)``, ``compare(frame, ...)`` and ``figures(frame)`` need no more arguments. A frame
 read back from ``results.csv`` has no attrs: pass ``params`` (the keys of ``grid:`` in the folder's
 ``config.yaml``) and ``config`` (that file, read as YAML).
+
+**Intervals.** Over the n seeds of a grid point: mean ± t_{0.975, n-1} · s / √n (Student's t,
+s the sample standard deviation). With one seed there is no interval, and the report says so.
+``compare(frame, {"loss.beta": 0.0}, "knn")`` gives the same interval for the difference to a
+baseline seed by seed, which is much narrower when the seeds' runs vary together.
 """
 
 from __future__ import annotations
@@ -20,25 +25,14 @@ import json
 import math
 from typing import Mapping
 
-__all__ = ["summarize", "compare", "figures", "report_html"]
+from .config import is_number
+from .files import to_yaml
+
+__all__ = ["summarize", "compare", "figures", "report_html", "metric_columns"]
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _yaml(obj: object) -> str:
-    """YAML in the config's own order, without anchors (a swept list appears twice)."""
-    import yaml
-
-    class Dumper(yaml.SafeDumper):
-        def ignore_aliases(self, data):
-            return True
-
-    return yaml.dump(obj, Dumper=Dumper, sort_keys=False, allow_unicode=True)
-
-
-def _metric_columns(frame, metrics: list[str]) -> list[str]:
+def metric_columns(frame, metrics: list[str]) -> list[str]:
+    """The columns of ``frame`` to summarise: ``loss`` and ``metrics``, those it has, in that order."""
     return [m for m in ["loss", *metrics] if m in frame.columns]
 
 
@@ -110,7 +104,7 @@ def summarize(frame, params: list[str] | None = None, metrics: list[str] | None 
 
     params = _params(frame, params)
     if metrics is None:
-        metrics = _metric_columns(frame, _config(frame, None)["metrics"])
+        metrics = metric_columns(frame, _config(frame, None)["metrics"])
     finals = _finals(frame)
     rows = []
     for values, run_ids in _points(frame, params):
@@ -197,7 +191,7 @@ def _fmt(mean: float, half: float, n: int) -> str:
 
 
 def _numeric(values: list) -> bool:
-    return all(_is_number(v) for v in values)
+    return all(is_number(v) for v in values)
 
 
 def _param_figure(summary, finals, points, metric: str, param: str, params: list[str]):
@@ -289,13 +283,13 @@ def figures(frame, config: dict | None = None, params: list[str] | None = None, 
 
     config, params = _config(frame, config), _params(frame, params)
     if metrics is None:
-        metrics = _metric_columns(frame, config["metrics"])
+        metrics = metric_columns(frame, config["metrics"])
     else:
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
         missing = [m for m in metrics if m not in frame.columns]
         if missing:
             raise ValueError(f"metrics: {missing} are not columns of the frame; measured: "
-                             f"{_metric_columns(frame, config['metrics'])}")
+                             f"{metric_columns(frame, config['metrics'])}")
     points = _points(frame, params)
     summary = summarize(frame, params, metrics)
     finals = _finals(frame)
@@ -351,7 +345,7 @@ def report_html(frame, config: dict | None = None, environment: dict | None = No
 
         path = Path(frame.attrs.get("folder", "")) / "environment.json"
         environment = json.loads(path.read_text()) if "folder" in frame.attrs and path.is_file() else {}
-    metrics = _metric_columns(frame, config["metrics"])
+    metrics = metric_columns(frame, config["metrics"])
     summary = summarize(frame, params, metrics)
     points = _points(frame, params)
     n_seeds = sorted(set(summary["n"]))
@@ -400,7 +394,7 @@ def report_html(frame, config: dict | None = None, environment: dict | None = No
     rows = [[r["run_id"], r["seed"], *(r[p] for p in params), r["step"], f"{r.get('seconds', math.nan):.1f}"]
             for r in runs.to_dict("records")]
     parts.append(_table(["run_id", "seed", *params, "step", "seconds"], rows, left=1) + "</details>")
-    parts.append("<h2>Config</h2><pre>" + html.escape(_yaml(config)) + "</pre>")
+    parts.append("<h2>Config</h2><pre>" + html.escape(to_yaml(config)) + "</pre>")
     parts.append("<h2>Environment</h2>" + _table(None, [[k, v] for k, v in environment.items()], left=2))
     parts.append("</body></html>")
     return "\n".join(parts)
