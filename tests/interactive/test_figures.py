@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
+from contrastlab import losses as L
 from contrastlab import metrics as M
 from contrastlab.interactive import figures as viz
 from contrastlab.train import History
@@ -147,15 +148,32 @@ SUPCON_3 = np.array([
 
 
 @pytest.mark.parametrize("loss, expected", [
-    ("info_nce", PAIRED_3), ("info_nce_symmetric", PAIRED_3), ("clip", PAIRED_3), ("siglip", PAIRED_3),
-    ("nt_xent", TWO_VIEW_3), ("decoupled", TWO_VIEW_3), ("debiased", TWO_VIEW_3), ("hard_negative", TWO_VIEW_3),
-    ("oracle", ORACLE_3), ("supcon", SUPCON_3),
-    ("decoupled_nt_xent", TWO_VIEW_3), ("clip_loss", PAIRED_3),
+    (L.info_nce, PAIRED_3), (L.clip_loss, PAIRED_3), (L.siglip_loss, PAIRED_3),
+    (L.nt_xent, TWO_VIEW_3), (L.decoupled_nt_xent, TWO_VIEW_3), (L.debiased_nt_xent, TWO_VIEW_3),
+    (L.hard_negative_nt_xent, TWO_VIEW_3), (L.oracle_nt_xent, ORACLE_3), (L.supcon, SUPCON_3),
 ])
 def test_candidate_roles_by_hand(loss, expected):
-    roles = viz.candidate_roles(loss, 3, LABELS_3)
-    assert roles.dtype == np.int8
-    np.testing.assert_array_equal(roles, expected)
+    for given in (loss, loss.__name__):  # the function itself or its name
+        roles = viz.candidate_roles(given, 3, LABELS_3)
+        assert roles.dtype == np.int8
+        np.testing.assert_array_equal(roles, expected)
+
+
+def test_losses_are_keyed_by_the_functions_of_contrastlab_losses():
+    for name, layout in viz.LOSSES.items():
+        assert callable(getattr(L, name, None)) and name in L.__all__, name
+        assert layout in ("paired", "two_view")
+    assert not hasattr(viz, "_ALIASES")  # one table: no second list of short names
+    with pytest.raises(ValueError, match="unknown loss 'clip' \\(did you mean 'clip_loss'\\?\\)"):
+        viz.candidate_roles("clip", 3)
+    with pytest.raises(ValueError, match="did you mean 'decoupled_nt_xent'"):
+        viz.similarity_figure(_rand(4, 3), _rand(4, 3), loss="decoupled")
+
+    def nt_xent(z1, z2):  # a learner's own function is not the kit's, whatever its name
+        return z1.sum()
+
+    with pytest.raises(ValueError, match="unknown loss"):
+        viz.candidate_roles(nt_xent, 3)
 
 
 def test_candidate_roles_counts():
@@ -165,7 +183,7 @@ def test_candidate_roles_counts():
     info = viz.candidate_roles("info_nce", n)
     assert ((info == P).sum(1) == 1).all() and ((info == N).sum(1) == n - 1).all()
     labels = torch.tensor([0, 1, 0, 2, 1])
-    oracle = viz.candidate_roles("oracle", n, labels)
+    oracle = viz.candidate_roles("oracle_nt_xent", n, labels)
     y = np.tile(labels.numpy(), 2)
     assert not ((oracle == N) & (y[:, None] == y[None, :])).any()  # no same-class negative is left
     assert ((oracle == P).sum(1) == 1).all()
@@ -179,7 +197,7 @@ def test_candidate_roles_counts():
 def test_candidate_roles_bad_inputs():
     with pytest.raises(ValueError, match="unknown loss 'triplet'.*info_nce.*supcon"):
         viz.candidate_roles("triplet", 3)
-    for loss in ("oracle", "supcon"):
+    for loss in ("oracle_nt_xent", "supcon"):
         with pytest.raises(ValueError, match=f"{loss}.*needs labels"):
             viz.candidate_roles(loss, 3)
     with pytest.raises(ValueError, match="labels must be a 1-d array of 3"):
@@ -209,8 +227,8 @@ def test_similarity_figure_two_view():
 
 def test_similarity_figure_paired_supcon_and_temperature():
     z1, z2 = _rand(6, 4), _rand(6, 4, seed=1)
-    fig = viz.similarity_figure(z1, z2, loss="clip", temperature=0.1)
-    assert fig.layout.title.text == "clip: N = 6 queries, 1 positive and 5 negatives each, τ = 0.1"
+    fig = viz.similarity_figure(z1, z2, loss=L.clip_loss, temperature=0.1)
+    assert fig.layout.title.text == "clip_loss: N = 6 queries, 1 positive and 5 negatives each, τ = 0.1"
     np.testing.assert_allclose(np.asarray(fig.data[0].z), _cos_np(z1, z2), atol=1e-12)
     assert len(fig.data[2].x) == 0  # nothing ignored
     cd = np.asarray(fig.data[0].customdata)
@@ -221,7 +239,7 @@ def test_similarity_figure_paired_supcon_and_temperature():
     single = viz.similarity_figure(z1, loss="supcon", labels=labels)
     assert np.asarray(single.data[0].z).shape == (6, 6)
     assert single.layout.title.text == "supcon: N = 6 anchors, 1 positive and 4 negatives each"
-    oracle = viz.similarity_figure(z1, z2, loss="oracle", labels=labels)
+    oracle = viz.similarity_figure(z1, z2, loss="oracle_nt_xent", labels=labels)
     assert "1 positive and 8 negatives each" in oracle.layout.title.text
     nt = viz.similarity_figure(z1, z2, labels=labels)  # labels only annotate false negatives
     assert np.asarray(nt.data[0].customdata)[0, 1] == "negative, same class (false negative)"
@@ -268,6 +286,8 @@ def test_softmax_bars_values_against_numpy():
     np.testing.assert_allclose(fig.data[1].y, share, rtol=1e-12)
     np.testing.assert_allclose(share, np.exp(s[neg] / tau) / np.exp(s[neg] / tau).sum(), rtol=1e-12)
     assert sum(fig.data[0].y) == pytest.approx(1) and sum(fig.data[1].y) == pytest.approx(1)
+    shares = M.negative_shares(torch.from_numpy(s)[None], temperature=tau, positive_index=torch.tensor([pos]))
+    np.testing.assert_array_equal(fig.data[1].y, shares[0].numpy()[neg])  # the one implementation, exactly
     assert list(fig.data[0].x) == ["n1", "pos", "n2", "n3", "n4"] and list(fig.data[1].x) == ["n1", "n2", "n3", "n4"]
     assert fig.data[0].marker.color[pos] != fig.data[0].marker.color[0]
     assert fig.layout.title.text == f"τ = 0.2: loss {-math.log(p[pos]):.3f}, positive p = {p[pos]:.3f}"
@@ -297,6 +317,90 @@ def test_softmax_bars_tiny_temperature_stays_finite():
     assert "loss 10.000" in fig.layout.title.text
     fig = viz.softmax_bars(s, temperature=1e-3, positive_index=1)  # p_pos = e^-2000 underflows float64
     assert fig.layout.title.text == "τ = 0.001: loss 2000.000, positive p = 0.000"
+
+
+# ----------------------------------------------------------------------------- negative weights
+
+def _old_widget_shares(s, tau, beta):
+    """What the hard-negative app computed itself before metrics.negative_shares was the one softmax."""
+    return torch.softmax(torch.as_tensor((1 + beta) * np.asarray(s, dtype=np.float64) / tau), 0).numpy()
+
+
+def test_negative_weights_figure_values_order_and_line():
+    s = np.array([0.1, 0.8, -0.4, 0.5, 0.3])
+    same = np.array([False, True, False, False, True])
+    fig = viz.negative_weights_figure(s, temperature=0.5, beta=1.0, same_class=same, ceiling=0.4)
+    _check_layout(fig)
+    order = np.argsort(-s)
+    np.testing.assert_array_equal(fig.data[0].customdata, s[order])  # hardest first
+    expected = M.negative_shares(torch.from_numpy(s[order])[None], temperature=0.5, beta=1.0)[0].numpy()
+    np.testing.assert_array_equal(fig.data[0].y, expected)
+    np.testing.assert_allclose(fig.data[0].y, _old_widget_shares(s[order], 0.5, 1.0), rtol=1e-12)
+    assert list(fig.data[0].marker.color) == ["#d62728", "#4c78a8", "#d62728", "#4c78a8", "#4c78a8"]
+    red = expected[same[order]].sum()
+    assert fig.layout.title.text == ("Weight on each negative (β = 1.00, τ = 0.500); "
+                                     f"red = same class: {red:.0%} of the weight")
+    line = fig.layout.shapes[0]
+    assert line.visible and line.x0 == line.x1 == 1.5  # 0.8 and 0.5 are >= 0.4: the miner drops them
+    plain = viz.negative_weights_figure(s, temperature=0.1)
+    assert plain.layout.shapes[0].visible is False and "red" not in plain.layout.title.text
+    np.testing.assert_allclose(plain.data[0].y, _old_widget_shares(np.sort(s)[::-1], 0.1, 0.0), rtol=1e-12)
+
+
+def test_negative_weights_figure_update_and_bad_inputs():
+    s = _rand(20, seed=3).tanh()
+    fig, before = _updated(viz.negative_weights_figure, (s,), {"temperature": 0.5, "ceiling": 0.9},
+                           (s,), {"temperature": 0.05, "beta": 2.0, "ceiling": 0.0, "title": "colder"})
+    assert _changed(before[0], fig.data[0]) and fig.layout.shapes[0].x0 == int((s >= 0).sum()) - 0.5
+    with pytest.raises(ValueError, match="same_class must be None or \\(20,\\) booleans"):
+        viz.negative_weights_figure(s, temperature=0.1, same_class=[True])
+    with pytest.raises(ValueError, match="beta"):
+        viz.negative_weights_figure(s, temperature=0.1, beta=-1.0)
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+        viz.negative_weights_figure(s, temperature=0.0)
+
+
+# ----------------------------------------------------------------------------- embeddings and projections
+
+def test_embedding_figure_picks_the_circle_the_sphere_or_pca():
+    labels = np.arange(12) % 3
+    circle = viz.embedding_figure(_rand(12, 2), labels)
+    assert circle.layout.meta[viz._META_KEY] == "circle_figure"
+    assert circle.layout.title.text == "Embeddings on the circle"
+    sphere = viz.embedding_figure(_rand(12, 3), labels, classes=5)
+    assert sphere.layout.meta[viz._META_KEY] == "sphere_figure" and len(sphere.data) == 1 + 5
+    z = _rand(12, 32)
+    pca = go.FigureWidget(viz.embedding_figure(z, labels))
+    assert pca.layout.title.text == "PCA of the embeddings (normalised)"
+    from contrastlab.interactive.projection import project
+    u = project(z, "pca")
+    u = u / np.linalg.norm(u, axis=1, keepdims=True)
+    np.testing.assert_allclose(pca.data[1].x, u[labels == 0, 0], rtol=1e-6)
+    returned = viz.embedding_figure(_rand(12, 2, seed=1), labels, fig=pca)  # D = 2 draws on the same circle
+    assert returned is pca and pca.layout.title.text == "Embeddings on the circle"
+    with pytest.raises(ValueError, match="made by circle_figure, not by sphere_figure"):
+        viz.embedding_figure(_rand(12, 3), labels, fig=pca)
+    with pytest.raises(ValueError, match="D >= 2"):
+        viz.embedding_figure(_rand(12, 1))
+
+
+def test_projection_figure():
+    xy = _rand(30, 2) * 5
+    labels = np.array(["cat", "dog", "eel"] * 10)
+    fig = viz.projection_figure(xy, labels, text=[f"sentence {i}" for i in range(30)], classes=["eel", "dog", "cat"])
+    _check_layout(fig)
+    assert [t.name for t in fig.data] == ["eel", "dog", "cat"]
+    assert fig.layout.title.text == "Projection of 30 embeddings"
+    rows = np.flatnonzero(labels == "dog")
+    np.testing.assert_array_equal(fig.data[1].customdata, rows)  # the sample index, for a hover callback
+    np.testing.assert_allclose(fig.data[1].x, xy.numpy()[rows, 0])  # not normalised
+    assert fig.data[1].text[0] == "sentence 1"
+    fig, before = _updated(viz.projection_figure, (xy, labels), {}, (xy * 2, labels), {"title": "UMAP"})
+    assert _changed(before[0], fig.data[0], "x") and fig.data[0].text[0] == "sample 0"
+    with pytest.raises(ValueError, match="text must have 30 entries"):
+        viz.projection_figure(xy, labels, text=["a"])
+    with pytest.raises(ValueError, match=r"coordinates must have shape \(N, 2\)"):
+        viz.projection_figure(_rand(30, 3))
 
 
 # ----------------------------------------------------------------------------- training curves
@@ -435,6 +539,9 @@ def test_every_builder_on_device(device):
         viz.softmax_bars(a[0] @ b.T, temperature=0.5),
         viz.spectrum_figure(a),
         viz.similarity_histogram(a.bfloat16(), b, labels=labels),
+        viz.negative_weights_figure(a[0] @ b[1:].T, temperature=0.5, beta=1.0, same_class=labels[1:] == labels[0]),
+        viz.embedding_figure(a, labels),
+        viz.projection_figure(z2d, labels),
     ]
     for fig in figs:
         assert isinstance(fig, go.Figure) and fig.layout.title.text

@@ -1,13 +1,25 @@
-"""The widgets' logic, called directly: figures update in place, debouncing keeps only the last value."""
+"""The widgets' logic, called directly: figures update in place, debouncing keeps only the last value,
+the choices come from the core's registries and the sliders start at the losses' defaults."""
 
+import ast
 import asyncio
+import inspect
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from contrastlab import data as D
+from contrastlab import losses as L
+from contrastlab import methods as Me
+from contrastlab import metrics as M
 from contrastlab.interactive import widgets as Wd
+
+
+def signature_default(fn, name):
+    return inspect.signature(fn).parameters[name].default
 
 
 def titles(fig):
@@ -34,6 +46,22 @@ def test_debouncer_in_a_loop_computes_only_the_latest_value():
         return d.calls
 
     assert asyncio.run(burst()) == 1 and seen == [19]
+
+
+def test_temperature_explorer_starts_at_info_nces_default():
+    app = Wd.TemperatureExplorer()
+    default = signature_default(L.info_nce, "temperature")
+    assert app.temperature == default and app.slider.value == pytest.approx(default)
+    assert f"τ = {default:.3g}" in titles(app.figure)
+
+
+def test_temperature_explorer_shares_are_metrics_negative_shares():
+    app = Wd.TemperatureExplorer(temperature=0.3)
+    s = torch.tensor(Wd.DEFAULT_SIMILARITIES, dtype=torch.float64)
+    shares = M.negative_shares(s[None], temperature=0.3, positive_index=torch.tensor([0]))[0, 1:].numpy()
+    np.testing.assert_array_equal(app.figure.data[1].y, shares)
+    e = np.exp(s.numpy()[1:] / 0.3)  # what the figure computed itself before: p_neg / sum(p_neg)
+    np.testing.assert_allclose(app.figure.data[1].y, e / e.sum(), rtol=1e-12)
 
 
 def test_temperature_explorer_updates_in_place():
@@ -66,6 +94,45 @@ def test_temperature_explorer_slider_drives_the_figure():
     assert "0.1" in titles(app.figure)
 
 
+def test_training_dashboard_choices_are_the_registries_applicable_entries():
+    app = Wd.TrainingDashboard()
+    assert list(app.dataset.options) == [name for name in D.DATASETS if not D.is_paired(name)]
+    assert list(app.method.options) == [name for name, cls in Me.METHODS.items() if not cls.paired]
+    assert "paired_modalities" not in app.dataset.options and "clip" not in app.method.options
+    assert set(Wd.DATASET_PRESETS) <= set(app.dataset.options)  # presets are keyed by registry names
+    assert app.CURVES == ("loss", *M.DEFAULT_METRICS) and set(app.CURVES[1:]) <= set(M.METRICS)
+    assert set(Wd.CollapseLab.CURVES[1:]) <= set(M.METRICS)
+    assert not hasattr(Wd, "DATASETS") and not hasattr(Wd.TrainingDashboard, "METHODS")  # no copies
+
+
+def test_make_dataset_applies_the_presets():
+    vmf = Wd.make_dataset("vmf_mixture", seed=1)
+    assert len(vmf) == 2000 and int(vmf.labels.max()) + 1 == Wd.DATASET_PRESETS["vmf_mixture"]["n_classes"]
+    plain = Wd.make_dataset("feature_mix")  # no preset: the generator's own defaults
+    assert len(plain) == len(D.feature_mix())
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        Wd.make_dataset("vMF clusters")
+
+
+def test_training_dashboard_temperature_starts_at_and_follows_the_setups_default():
+    app = Wd.TrainingDashboard()
+    assert app.method.value == "simclr"
+    assert app.temperature.value == pytest.approx(signature_default(Me.METHODS["simclr"], "temperature"))
+    assert app.temperature.value == pytest.approx(signature_default(L.nt_xent, "temperature"))  # its loss's own
+    for name in app.method.options:
+        app.method.value = name
+        cls = Me.METHODS[name]
+        options = app._fit_arguments()[2]
+        if "temperature" in inspect.signature(cls).parameters:
+            default = Me.loss_default(cls, "temperature")
+            assert not app.temperature.disabled and app.temperature.value == pytest.approx(default), name
+            assert options["temperature"] == pytest.approx(default), name
+        else:
+            assert app.temperature.disabled and "temperature" not in options, name
+    assert Wd.TrainingDashboard(method="debiased").temperature.value == pytest.approx(
+        signature_default(L.debiased_nt_xent, "temperature"))
+
+
 def test_training_dashboard_trains_and_redraws():
     app = Wd.TrainingDashboard(steps=30)
     app.out_dim.value = 2
@@ -95,8 +162,9 @@ def test_training_dashboard_stops_from_the_stop_button():
     ({}, ("simsiam", {"stop_gradient": True, "use_predictor": True})),
     ({"stop_gradient": False}, ("simsiam", {"stop_gradient": False, "use_predictor": True})),
     ({"ema": True, "predictor": False}, ("byol", {"ema": True, "use_predictor": False})),
-    ({"variance": True}, ("vicreg", {"var_weight": 25.0, "cov_weight": 0.0})),
-    ({"negatives": True}, ("simclr", {"temperature": 0.2})),
+    ({"variance": True}, ("vicreg", {"var_weight": signature_default(L.vicreg, "var_weight"), "cov_weight": 0.0})),
+    ({"covariance": True}, ("vicreg", {"var_weight": 0.0, "cov_weight": signature_default(L.vicreg, "cov_weight")})),
+    ({"negatives": True}, ("simclr", {"temperature": signature_default(Me.SimCLR, "temperature")})),
 ])
 def test_collapse_lab_recipes(toggles, expected):
     app = Wd.CollapseLab()
@@ -130,10 +198,36 @@ def test_hard_negative_explorer():
     assert "false negatives" in app.summary.value
 
 
-def test_negative_shares_reduce_to_the_softmax_at_beta_zero():
-    s = np.array([0.5, 0.2, -0.1])
-    np.testing.assert_allclose(Wd.negative_shares(s, temperature=0.5, beta=0.0),
-                               torch.softmax(torch.tensor(s) / 0.5, 0).numpy())
+def test_hard_negative_explorer_starts_at_the_losss_defaults_and_draws_metrics_negative_shares():
+    app = Wd.HardNegativeExplorer(n=64, n_classes=4)
+    assert app.temperature.value == pytest.approx(signature_default(L.hard_negative_nt_xent, "temperature"))
+    assert app.beta.value == signature_default(L.hard_negative_nt_xent, "beta")
+    assert app.tau_plus.value == 1 / 4
+    app.temperature.value, app.beta.value = 0.1, 2.0
+    sims, false = app._anchor_negatives()
+    assert np.all(np.diff(sims) <= 0) and len(sims) == 63  # hardest first, the anchor's own positive left out
+    shares = M.negative_shares(torch.from_numpy(sims)[None], temperature=0.1, beta=2.0)[0].numpy()
+    np.testing.assert_array_equal(app.figure.data[0].y, shares)
+    old = torch.softmax(torch.as_tensor(3.0 * sims / 0.1), 0).numpy()  # the app's own formula before
+    np.testing.assert_allclose(app.figure.data[0].y, old, rtol=1e-12)
+    assert f"{shares[false].sum():.0%} of the weight" in titles(app.figure)
+
+
+def _relative_imports(path):
+    return [(node.level, node.module) for node in ast.walk(ast.parse(Path(path).read_text()))
+            if isinstance(node, ast.ImportFrom) and node.level > 0]
+
+
+def test_widgets_compose_public_pieces_and_build_no_figure():
+    for level, module in _relative_imports(Wd.__file__):
+        if level == 2:  # the core: a package's public face, never a file inside it such as losses.debiased
+            assert module is None or "." not in module, module
+    tree = ast.parse(Path(Wd.__file__).read_text())
+    built = {node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+             and node.func.value.id == "go"}
+    assert built <= {"FigureWidget"}, built  # every figure comes from a builder of interactive.figures
+    assert not hasattr(Wd, "negative_shares") and not hasattr(Wd, "_embedding_figure")
 
 
 def test_embedding_explorer():
@@ -144,6 +238,12 @@ def test_embedding_explorer():
     app = Wd.EmbeddingExplorer(z, labels, images=images)
     assert "PCA" in titles(app.figure) and len(app.figure.data) == 3
     assert "<table" in app.sample_html(5) and "label 2" in app.sample_html(5)
+
+    class Hovered:  # what plotly passes to a hover callback
+        point_inds = [1]
+
+    app._hover(app.figure.data[2], Hovered, None)
+    assert "label 2" in app.sample.value and int(app.figure.data[2].customdata[1]) == 5
     app.method.value = "umap"
     app.run()
     assert "UMAP" in titles(app.figure) and app.progress.value == 1.0

@@ -15,13 +15,15 @@ matched to traces by name, a new class takes over a trace whose class has gone, 
 than traces raise ``ValueError`` (make a new figure with ``fig=None``). A figure is tagged with its
 builder in ``layout.meta`` and passing another builder's figure raises ``ValueError``.
 
-This module knows nothing of widgets: ``contrastlab.interactive.widgets`` composes these figures with training.
+This module knows nothing of widgets: ``contrastlab.interactive.widgets`` composes these figures with
+training, and builds none of its own.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -31,29 +33,27 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 from torch import Tensor
 
+from .. import losses as L
 from .. import metrics as M
+from .projection import project
 
 __all__ = [
-    "circle_figure", "sphere_figure", "candidate_roles", "similarity_figure", "softmax_bars",
-    "training_curves", "spectrum_figure", "alignment_uniformity_figure", "similarity_histogram",
-    "LOSSES", "POSITIVE", "NEGATIVE", "IGNORED",
+    "circle_figure", "sphere_figure", "embedding_figure", "projection_figure", "candidate_roles",
+    "similarity_figure", "softmax_bars", "negative_weights_figure", "training_curves", "spectrum_figure",
+    "alignment_uniformity_figure", "similarity_histogram", "LOSSES", "POSITIVE", "NEGATIVE", "IGNORED",
 ]
 
 POSITIVE, NEGATIVE, IGNORED = 2, 1, 0  # the codes of candidate_roles
 _ROLE_NAMES = np.array(["ignored", "negative", "positive"], dtype=object)  # indexed by code
 
-# Loss name -> layout of the batch it sees: "paired" (N x N, query i vs candidate j) or
-# "two_view" (2N x 2N over cat(z1, z2)).
-LOSSES: dict[str, str] = {
-    "info_nce": "paired", "info_nce_symmetric": "paired", "clip": "paired", "siglip": "paired",
-    "nt_xent": "two_view", "decoupled": "two_view", "debiased": "two_view", "hard_negative": "two_view",
-    "oracle": "two_view", "supcon": "two_view",
-}
-# The function names in contrastlab.losses are accepted too.
-_ALIASES = {
-    "decoupled_nt_xent": "decoupled", "debiased_nt_xent": "debiased", "hard_negative_nt_xent": "hard_negative",
-    "oracle_nt_xent": "oracle", "clip_loss": "clip", "siglip_loss": "siglip",
-}
+# The layout of the batch each loss of ``contrastlab.losses`` sees, keyed by its function's name (a
+# loss is passed by that name or as the function itself): "paired" (N x N, query i of z1 against
+# candidate j of z2) or "two_view" (2N x 2N over cat(z1, z2)). ``candidate_roles`` holds the roles.
+LOSSES: dict[str, str] = {loss.__name__: layout for loss, layout in (
+    (L.info_nce, "paired"), (L.clip_loss, "paired"), (L.siglip_loss, "paired"),
+    (L.nt_xent, "two_view"), (L.decoupled_nt_xent, "two_view"), (L.debiased_nt_xent, "two_view"),
+    (L.hard_negative_nt_xent, "two_view"), (L.oracle_nt_xent, "two_view"), (L.supcon, "two_view"),
+)}
 
 _POSITIVE_COLOR = "#2ca02c"
 _NEGATIVE_COLOR = "#4c78a8"
@@ -121,11 +121,15 @@ def _positive_float(name: str, value: object) -> float:
     return float(value)
 
 
-def _loss_name(loss: str) -> str:
-    name = _ALIASES.get(loss, loss) if isinstance(loss, str) else loss
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)} "
-                         f"(or {', '.join(_ALIASES)})")
+def _loss_name(loss: str | Callable) -> str:
+    """The key in ``LOSSES`` of a loss given by its name or as the function of ``contrastlab.losses``."""
+    name = getattr(loss, "__name__", None) if callable(loss) else loss
+    known = isinstance(name, str) and name in LOSSES and (not callable(loss) or getattr(L, name, None) is loss)
+    if not known:
+        close = difflib.get_close_matches(name, list(LOSSES), n=1) if isinstance(name, str) else []
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown loss {loss!r}{hint}; expected one of {', '.join(LOSSES)}, by name or as "
+                         f"the function of contrastlab.losses")
     return name
 
 
@@ -323,34 +327,115 @@ def sphere_figure(embeddings, labels=None, *, classes=None, title: str | None = 
     return fig
 
 
+def embedding_figure(embeddings, labels=None, *, classes=None, title: str | None = None, fig=None) -> go.Figure:
+    r"""Embeddings where they live: on the circle for D = 2, on the sphere for D = 3, else their PCA
+    projection onto a plane, drawn normalised on the circle.
+
+    A training app draws each evaluation with it, whatever the embedding size the learner chose.
+
+    Args:
+        embeddings: (N, D), D >= 2: ``circle_figure`` for D = 2, ``sphere_figure`` for D = 3, and for
+            D > 3 ``circle_figure`` of the top-2 PCA coordinates (``projection.project(z, "pca")``).
+        labels, classes: as in ``circle_figure``.
+        title: default that of the builder used; "PCA of the embeddings (normalised)" for D > 3.
+        fig: a figure from ``embedding_figure`` to update in place. It is the figure of the builder
+            used, so it takes embeddings of the same kind (D = 3, or D = 2 and D > 3 alike); a figure of
+            the other kind raises ``ValueError`` (make a new one with ``fig=None``).
+    Returns: the figure of ``circle_figure`` (D = 2 and D > 3) or of ``sphere_figure`` (D = 3).
+    """
+    z = _array(embeddings, "embeddings", ndim=2)  # (N, D)
+    d = z.shape[1]
+    if d < 2:
+        raise ValueError(f"embeddings must have shape (N, D) with D >= 2, got shape {z.shape}")
+    if d == 2:
+        return circle_figure(z, labels, classes=classes, title=title, fig=fig)
+    if d == 3:
+        return sphere_figure(z, labels, classes=classes, title=title, fig=fig)
+    xy = project(z, "pca")  # (N, 2) top principal coordinates
+    title = "PCA of the embeddings (normalised)" if title is None else title
+    return circle_figure(xy, labels, classes=classes, title=title, fig=fig)
+
+
+def projection_figure(coordinates, labels=None, *, text: Sequence[str] | None = None, classes=None,
+                      title: str | None = None, fig=None) -> go.Figure:
+    r"""A 2-D projection of embeddings (PCA, UMAP, t-SNE: ``projection.project``), one colour per class.
+
+    Points are drawn where the projection puts them (not normalised). Each point carries its sample
+    index in ``customdata``, so that a hover callback (``trace.on_hover``) can show the sample.
+
+    Args:
+        coordinates: (N, 2) projected points.
+        labels: None or (N,) class labels (any hashable values, e.g. class names); one trace per class.
+        text: None or N hover texts (e.g. the sentences); default "sample i".
+        classes: only at creation, the order of the class traces and room for later classes, as in
+            ``circle_figure``.
+        title: default "Projection of N embeddings".
+        fig: a figure from ``projection_figure`` to update in place.
+    Returns: a figure with one marker trace per class of the labels (and ``classes``) given at creation.
+    """
+    builder = "projection_figure"
+    xy = _array(coordinates, "coordinates", ndim=2, cols=2)  # (N, 2)
+    n = len(xy)
+    y = None if labels is None else _labels(labels, n)
+    if text is None:
+        hover = np.array([f"sample {i}" for i in range(n)], dtype=object)  # (N,)
+    else:
+        hover = np.array([str(v) for v in text], dtype=object)
+        if len(hover) != n:
+            raise ValueError(f"text must have {n} entries (one per point), got {len(hover)}")
+    title = f"Projection of {n} embeddings" if title is None else title
+
+    def points(rows):
+        return dict(x=xy[rows, 0], y=xy[rows, 1], text=hover[rows], customdata=rows)
+
+    if _reuse(fig, builder):
+        with fig.batch_update():
+            for trace, (name, rows) in zip(fig.data, _match_classes(_class_traces(fig, 0), y, n, builder)):
+                trace.update(name=name, showlegend=len(rows) > 0, **points(rows))
+            fig.layout.title.text = title
+        return fig
+
+    fig = go.Figure()
+    slots = _initial_classes(y, classes, n, builder)
+    for (name, rows), color in zip(slots, _palette(len(slots))):
+        fig.add_trace(go.Scatter(mode="markers", name=name, showlegend=len(rows) > 0,
+                                 marker=dict(size=5, color=color),
+                                 hovertemplate="%{text}<extra>%{fullData.name}</extra>", **points(rows)))
+    _style(fig, builder, height=420, title_text=title, margin=dict(l=30, r=10, t=50, b=30),
+           legend=dict(title=dict(text="class" if labels is not None else "")))
+    return fig
+
+
 # ----------------------------------------------------------------------------- who is a negative
 
-def candidate_roles(loss: str, n: int, labels=None, *, views: int = 2) -> np.ndarray:
+def candidate_roles(loss: str | Callable, n: int, labels=None, *, views: int = 2) -> np.ndarray:
     r"""The role of every candidate in the batch a loss sees: 2 = positive, 1 = negative, 0 = ignored.
 
-    Rows are anchors (queries), columns candidates. Layouts:
+    Rows are anchors (queries), columns candidates. Layouts (``LOSSES``):
 
-    * "info_nce", "info_nce_symmetric", "clip", "siglip": (N, N), query i against candidate j of the
-      other view; the diagonal is the positive, everything else a negative. (CLIP also reads the
-      matrix by columns, with the same roles; SigLIP scores every cell as an independent binary
-      pair, positive on the diagonal.)
-    * "nt_xent", "debiased", "hard_negative": (2N, 2N) over ``cat([z1, z2])``: the diagonal is the
-      anchor itself (ignored), its twin (a, (a + N) mod 2N) the positive, the other 2N - 2 negatives.
-      Debiased and hard-negative losses reweight these negatives but keep the roles.
-    * "decoupled" (Yeh et al.): as nt_xent. The positive is still the target in the numerator, but
-      is removed from the denominator, which sums over the 2N - 2 negatives only; it is marked 2 here
-      because it is the target, not a competitor.
-    * "oracle": as nt_xent, but a negative that shares the anchor's label (a false negative) is
-      ignored (0). Needs ``labels`` (N,).
-    * "supcon": (V N, V N) with the V views stacked view-major (row v N + i is view v of sample i,
+    * ``info_nce`` (also with ``symmetric=True``), ``clip_loss``, ``siglip_loss``: (N, N), query i
+      against candidate j of the other view; the diagonal is the positive, everything else a
+      negative. (CLIP also reads the matrix by columns, with the same roles; SigLIP scores every
+      cell as an independent binary pair, positive on the diagonal.)
+    * ``nt_xent``, ``debiased_nt_xent``, ``hard_negative_nt_xent``: (2N, 2N) over ``cat([z1, z2])``:
+      the diagonal is the anchor itself (ignored), its twin (a, (a + N) mod 2N) the positive, the
+      other 2N - 2 negatives. Debiased and hard-negative losses reweight these negatives but keep
+      the roles.
+    * ``decoupled_nt_xent`` (Yeh et al.): as nt_xent. The positive is still the target in the
+      numerator, but is removed from the denominator, which sums over the 2N - 2 negatives only; it
+      is marked 2 here because it is the target, not a competitor.
+    * ``oracle_nt_xent``: as nt_xent, but a negative that shares the anchor's label (a false
+      negative) is ignored (0). Needs ``labels`` (N,).
+    * ``supcon``: (V N, V N) with the V views stacked view-major (row v N + i is view v of sample i,
       as ``cat([z1, z2])`` for V = 2): self is ignored, every other row with the anchor's label is a
       positive, the rest negatives. Needs ``labels`` (N,); ``views`` (default 2) is V.
 
     Args:
-        loss: a name from ``LOSSES`` (or a function name such as "decoupled_nt_xent").
+        loss: a key of ``LOSSES`` (the loss function's name, e.g. "decoupled_nt_xent") or the
+            function itself (``contrastlab.losses.decoupled_nt_xent``).
         n: N, the number of samples (pairs) in the batch, >= 1.
-        labels: (N,) class labels; required by "oracle" and "supcon", ignored by the others.
-        views: V, only for "supcon"; 1 gives the single-view (N, N) matrix.
+        labels: (N,) class labels; required by oracle_nt_xent and supcon, ignored by the others.
+        views: V, only for supcon; 1 gives the single-view (N, N) matrix.
     Returns: (N, N), (2N, 2N) or (VN, VN) int8.
     """
     name = _loss_name(loss)
@@ -360,7 +445,7 @@ def candidate_roles(loss: str, n: int, labels=None, *, views: int = 2) -> np.nda
     if views != 2 and name != "supcon":
         sees = "one pair" if LOSSES[name] == "paired" else "two views"
         raise ValueError(f"views is only used by supcon; {name} always sees {sees} per sample, got views={views!r}")
-    if name in ("oracle", "supcon"):
+    if name in ("oracle_nt_xent", "supcon"):
         if labels is None:
             raise ValueError(f"loss {name!r} needs labels: a 1-d array of the {n} samples' classes")
         y = _labels(labels, n)
@@ -380,7 +465,7 @@ def candidate_roles(loss: str, n: int, labels=None, *, views: int = 2) -> np.nda
     rows = np.arange(m)
     roles[rows, rows] = IGNORED
     roles[rows, (rows + n) % m] = POSITIVE
-    if name == "oracle":
+    if name == "oracle_nt_xent":
         yy = np.tile(y, 2)  # (2N,)
         roles[(yy[:, None] == yy[None, :]) & (roles == NEGATIVE)] = IGNORED
     return roles
@@ -396,17 +481,18 @@ def _counts_phrase(roles: np.ndarray) -> str:
             f"{phrase((roles == NEGATIVE).sum(1), 'negative')} each")
 
 
-def similarity_figure(z1, z2=None, *, loss: str = "nt_xent", labels=None, temperature: float | None = None,
+def similarity_figure(z1, z2=None, *, loss: str | Callable = "nt_xent", labels=None, temperature: float | None = None,
                       title: str | None = None, fig=None) -> go.Figure:
     r"""The cosine-similarity matrix of the batch a loss sees, with who is a positive and who is ignored.
 
     Args:
         z1: (N, D) first view (queries / images).
         z2: (N, D) second view (positives / texts). None is allowed only for "supcon" (one view).
-        loss: which batch layout and roles to show (see ``candidate_roles``): (N, N) z1 vs z2 for
-            info_nce / clip / siglip, (2N, 2N) over ``cat([z1, z2])`` for the two-view losses.
-        labels: (N,) class labels; required by "oracle" and "supcon". For the other losses they only
-            add "same class" to the hover of false negatives.
+        loss: which batch layout and roles to show, by name or as the function (see
+            ``candidate_roles``): (N, N) z1 vs z2 for info_nce / clip_loss / siglip_loss, (2N, 2N)
+            over ``cat([z1, z2])`` for the two-view losses.
+        labels: (N,) class labels; required by oracle_nt_xent and supcon. For the other losses they
+            only add "same class" to the hover of false negatives.
         temperature: tau > 0, optional; the hover then also shows the logit s / tau and the title tau.
         title: default names the loss, the number of anchors and the counts of positives / negatives.
         fig: a figure from ``similarity_figure`` to update in place (the loss may change).
@@ -457,7 +543,7 @@ def similarity_figure(z1, z2=None, *, loss: str = "nt_xent", labels=None, temper
     else:
         prefix = f"{name}: {views}N = {r} anchors"
     default = f"{prefix}, {_counts_phrase(roles)}"
-    if name == "decoupled":
+    if name == "decoupled_nt_xent":
         default += " (positive left out of the denominator)"
     if tau is not None:
         default += f", τ = {tau:.3g}"
@@ -499,8 +585,9 @@ def softmax_bars(similarities, *, temperature: float, positive_index: int = 0,
 
     Left: :math:`p_j = e^{s_j/\tau} / \sum_k e^{s_k/\tau}` over all C candidates (the positive in
     green), from ``metrics.candidate_probabilities``. Right: each negative's share of the push,
-    :math:`p_j / \sum_{k \ne +} p_k` (Wang & Liu 2021's relative penalty): InfoNCE's gradient on
-    negative j is :math:`p_j/\tau`, so a small tau hands it to the hardest negatives.
+    :math:`p_j / \sum_{k \ne +} p_k` (Wang & Liu 2021's relative penalty), from
+    ``metrics.negative_shares``: InfoNCE's gradient on negative j is :math:`p_j/\tau`, so a small
+    tau hands it to the hardest negatives.
 
     Args:
         similarities: (C,) or (1, C) similarities of the anchor to its C >= 2 candidates.
@@ -535,11 +622,8 @@ def softmax_bars(similarities, *, temperature: float, positive_index: int = 0,
     p = M.candidate_probabilities(torch.from_numpy(s)[None], temperature=tau,  # (1, C) float64
                                   positive_index=torch.tensor([int(positive_index)]))[0].numpy()  # (C,)
     negative = np.arange(c) != positive_index  # (C,)
-    p_neg = p[negative]  # (C - 1,)
-    if p_neg.sum() > 0:
-        share = p_neg / p_neg.sum()  # (C - 1,)
-    else:  # every negative underflowed beside the positive: the same ratio, from the negatives alone
-        share = M.candidate_probabilities(torch.from_numpy(s[negative])[None], temperature=tau)[0].numpy()
+    share = M.negative_shares(torch.from_numpy(s)[None], temperature=tau,  # (1, C) float64, 0 at the positive
+                              positive_index=torch.tensor([int(positive_index)]))[0].numpy()[negative]  # (C - 1,)
     p_pos = float(p[positive_index])
     loss = -math.log(p_pos) if p_pos > 0 else float(
         np.logaddexp.reduce(s / tau) - s[positive_index] / tau)  # the same value, when p_pos underflows
@@ -568,6 +652,75 @@ def softmax_bars(similarities, *, temperature: float, positive_index: int = 0,
     fig.update_yaxes(range=[0, 1.02])
     fig.update_yaxes(title_text="probability", row=1, col=1)
     fig.update_annotations(font_size=12)
+    return fig
+
+
+_FALSE_NEGATIVE_COLOR = "#d62728"
+
+
+def negative_weights_figure(similarities, *, temperature: float, beta: float = 0.0, same_class=None,
+                            ceiling: float | None = None, title: str | None = None, fig=None) -> go.Figure:
+    r"""One anchor's negatives, hardest first, and the share of its push that each one receives.
+
+    The share is ``metrics.negative_shares`` at τ and β,
+    :math:`r_j = e^{(1+\beta)s_j/\tau} / \sum_k e^{(1+\beta)s_k/\tau}` over the M negatives: β = 0 is
+    InfoNCE's relative penalty, β > 0 the hard-negative loss's importance weights (Robinson et al.
+    2021). Same-class negatives (false negatives) are drawn in red, with their total share in the
+    title. A dashed vertical line marks a similarity ceiling: a miner with that ceiling drops the
+    negatives left of it (similarity >= ceiling) and keeps those to its right.
+
+    Args:
+        similarities: (M,) similarities of the anchor to its M >= 1 negatives (the positive left out),
+            in any order: they are sorted here, most similar first (a stable sort).
+        temperature: τ > 0.  beta: β >= 0.
+        same_class: None or (M,) booleans, True where the negative has the anchor's class.
+        ceiling: None (the line is hidden) or a similarity.
+        title: default "Weight on each negative (β = …, τ = …)", and with ``same_class``
+            "; red = same class: …% of the weight".
+        fig: a figure from ``negative_weights_figure`` to update in place.
+    Returns: a figure with one bar trace (x = rank 0..M-1, hardest first; y = share; customdata =
+        similarity) and one dashed line shape.
+    """
+    builder = "negative_weights_figure"
+    s = _array(similarities, "similarities", ndim=1)  # (M,)
+    tau = _positive_float("temperature", temperature)
+    order = np.argsort(-s, kind="stable")  # (M,) hardest first
+    s = s[order]
+    false = np.zeros(len(s), dtype=bool)  # (M,)
+    if same_class is not None:
+        mask = same_class.detach().cpu().numpy() if isinstance(same_class, Tensor) else np.asarray(same_class)
+        if mask.shape != (len(s),) or mask.dtype != bool:
+            raise ValueError(f"same_class must be None or ({len(s)},) booleans (one per negative), "
+                             f"got {mask.dtype} {mask.shape}")
+        false = mask[order]
+    share = M.negative_shares(torch.from_numpy(s)[None], temperature=tau, beta=beta)[0].numpy()  # (M,)
+    colors = np.where(false, _FALSE_NEGATIVE_COLOR, _NEGATIVE_COLOR)  # (M,)
+    if ceiling is None:
+        line = dict(x0=-0.5, x1=-0.5, visible=False)
+    else:
+        below = s < float(ceiling)  # (M,) what the miner keeps
+        kept = int(below.argmax()) if below.any() else len(s)  # the first kept rank
+        line = dict(x0=kept - 0.5, x1=kept - 0.5, visible=True)
+    default = f"Weight on each negative (β = {float(beta):.2f}, τ = {tau:.3f})"
+    if same_class is not None:
+        default += f"; red = same class: {share[false].sum():.0%} of the weight"
+    title = default if title is None else title
+    bars = dict(x=np.arange(len(s)), y=share, customdata=s, marker=dict(color=colors))
+
+    if _reuse(fig, builder):
+        with fig.batch_update():
+            fig.data[0].update(**bars)
+            fig.layout.shapes[0].update(**line)
+            fig.layout.title.text = title
+        return fig
+
+    fig = go.Figure(go.Bar(name="share", hovertemplate="similarity %{customdata:.3f}<br>weight %{y:.3f}"
+                                                       "<extra></extra>", **bars))
+    fig.add_shape(type="line", xref="x", yref="paper", y0=0, y1=1, line=dict(dash="dash", color=_IGNORED_COLOR),
+                  **line)
+    _style(fig, builder, height=360, title_text=title,
+           xaxis=dict(title=dict(text="negatives, hardest first")),
+           yaxis=dict(title=dict(text="share of the negative weight")))
     return fig
 
 

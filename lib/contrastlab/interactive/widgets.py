@@ -1,9 +1,16 @@
-"""Live ipywidgets apps composed from ``viz`` and ``train``.
+"""Live ipywidgets apps composed from ``figures`` and ``train``.
 
 Each app is a class whose ``.widget`` is the thing to display (``display(app)`` works too). Its logic
 lives in plain methods (``set_temperature``, ``start``, ...) that the tests call directly, and every
-figure is a plotly ``FigureWidget`` built once and then updated in place by the same ``viz`` builder
-(``fig=``), so a slider move sends only the changed trace data, never a new page.
+figure is a plotly ``FigureWidget`` built once by a builder of ``figures`` and then updated in place
+by the same builder (``fig=``), so a slider move sends only the changed trace data, never a new page.
+The apps build no figure of their own.
+
+What the apps offer comes from the core's registries, never from a copy: the datasets from
+``data.DATASETS`` (the unpaired ones), the set-ups from ``methods.METHODS`` (those that train on
+unpaired data), the curves from ``metrics.DEFAULT_METRICS``, and every starting value of a
+hyperparameter from the default of the loss or set-up it feeds (``methods.loss_default``). The one
+thing kept here is ``DATASET_PRESETS``: smaller or easier knobs for a dataset, keyed by its name.
 
 Rules every app follows:
 - slider moves are debounced (``Debouncer``): only the latest value is computed, never a queue of
@@ -16,6 +23,7 @@ Rules every app follows:
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 from typing import Callable
@@ -28,14 +36,17 @@ import torch
 from .. import data as D
 from .. import losses as L
 from .. import metrics as M
+from ..losses import hard_negative_from_logits, negative_logits
+from ..methods import METHODS, loss_default
+from ..runtime import default_device
+from ..samplers import mine_hard_negatives
+from ..train import FitState, fit
 from . import figures as viz
 from .projection import project
-from ..losses.debiased import negative_logits, hard_negative_from_logits
-from ..samplers import mine_hard_negatives
-from ..train import FitState, default_device, fit
 
 __all__ = ["Debouncer", "TemperatureExplorer", "TrainingDashboard", "CollapseLab", "HardNegativeExplorer",
-           "EmbeddingExplorer", "default_device"]
+           "EmbeddingExplorer", "DATASET_PRESETS", "training_datasets", "training_methods", "make_dataset",
+           "method_temperature"]
 
 
 class Debouncer:
@@ -104,9 +115,11 @@ def parse_similarities(text: str) -> np.ndarray:
 
 class TemperatureExplorer(_App):
     """τ slider (log scale) -> the softmax over one anchor's candidates, the share of the gradient each
-    negative receives, and the loss; on a fixed similarity set or the learner's own (edit the text box)."""
+    negative receives, and the loss; on a fixed similarity set or the learner's own (edit the text box).
+    τ starts at ``losses.info_nce``'s default."""
 
-    def __init__(self, similarities=DEFAULT_SIMILARITIES, temperature: float = 0.5):
+    def __init__(self, similarities=DEFAULT_SIMILARITIES,
+                 temperature: float = loss_default(L.info_nce, "temperature")):
         self.similarities = np.asarray(similarities, dtype=np.float64)
         self.temperature = float(temperature)
         self.figure = _figure_widget(viz.softmax_bars(self.similarities, temperature=self.temperature))
@@ -142,13 +155,37 @@ class TemperatureExplorer(_App):
 
 # --- 2 and 3. training in the background ---------------------------------------------------------
 
-DATASETS: dict[str, Callable[..., D.ToyData]] = {
-    "vMF clusters": lambda seed: D.vmf_mixture(2000, n_classes=8, dim=16, concentration=15, view_noise=0.15,
-                                               seed=seed),
-    "latent MLP": lambda seed: D.latent_mlp(2000, seed=seed),
-    "easy/hard features": lambda seed: D.feature_mix(2000, seed=seed),
-    "digits": lambda seed: D.digits(strength=0.5, seed=seed),
+# Knobs that make a dataset of ``data.DATASETS`` small or easy enough to train on live (keyed by its
+# name; a dataset without an entry is drawn with its own defaults). Presets, not a list: the apps
+# offer every unpaired dataset of the registry.
+DATASET_PRESETS: dict[str, dict] = {
+    "vmf_mixture": dict(n=2000, n_classes=8, concentration=15, view_noise=0.15),
+    "latent_mlp": dict(n=2000),
 }
+
+
+def training_datasets() -> list[str]:
+    """The datasets the training apps offer: every unpaired one of ``data.DATASETS``, in its order."""
+    return [name for name in D.DATASETS if not D.is_paired(name)]
+
+
+def training_methods() -> list[str]:
+    """The set-ups the training dashboard offers: every one of ``methods.METHODS`` that trains on
+    unpaired data (two views of one input), in its order."""
+    return [name for name, cls in METHODS.items() if not cls.paired]
+
+
+def make_dataset(name: str, seed: int = 0) -> D.ToyData:
+    """The dataset ``name`` of ``data.DATASETS``, with its ``DATASET_PRESETS`` knobs."""
+    if name not in D.DATASETS:
+        raise ValueError(f"dataset must be one of {sorted(D.DATASETS)}, got {name!r}")
+    return D.DATASETS[name](**DATASET_PRESETS.get(name, {}), seed=seed)
+
+
+def method_temperature(name: str) -> float | None:
+    """The default temperature of the set-up ``name`` (its loss's own), or None when it has none."""
+    cls = METHODS[name]
+    return loss_default(cls, "temperature") if "temperature" in inspect.signature(cls).parameters else None
 
 
 class _Trainer(_App):
@@ -223,37 +260,35 @@ class _Trainer(_App):
 MAX_CLASSES = 10  # class traces the embedding figures reserve (the digits have 10 classes)
 
 
-def _embedding_figure(z: torch.Tensor, labels, fig=None):
-    """Circle for 2-d, sphere for 3-d, else a PCA projection on a plane."""
-    if z.shape[1] == 2:
-        return viz.circle_figure(z, labels, classes=MAX_CLASSES, fig=fig)
-    if z.shape[1] == 3:
-        return viz.sphere_figure(z, labels, classes=MAX_CLASSES, fig=fig)
-    xy = project(z, "pca")
-    return viz.circle_figure(torch.as_tensor(xy), labels, classes=MAX_CLASSES,
-                             title="PCA of the embeddings (normalised)", fig=fig)
+def _placeholder_embedding(dim: int) -> go.FigureWidget:
+    """An embedding figure of the right kind for ``dim``, before the first evaluation."""
+    return _figure_widget(viz.embedding_figure(torch.randn(8, dim), torch.zeros(8, dtype=torch.long),
+                                               classes=MAX_CLASSES), width=440)
 
 
 class TrainingDashboard(_Trainer):
-    """Choose a dataset, a loss, τ and the batch size; Start/Stop; the embedding, the loss,
-    alignment/uniformity and the effective rank are redrawn in place every few steps."""
+    """Choose a dataset, a set-up, τ and the batch size; Start/Stop; the embedding, the loss and the
+    training metrics (``metrics.DEFAULT_METRICS``) are redrawn in place every few steps.
 
-    METHODS = ("simclr", "infonce", "dcl", "debiased", "supcon", "moco", "align_uniform")
-    CURVES = ("loss", "alignment", "uniformity", "erank", "knn")
+    The τ slider starts at the selected set-up's default (its loss's own) and moves to the new
+    set-up's default when another is chosen; it is disabled for a set-up without a temperature."""
 
-    def __init__(self, *, steps: int = 400, seed: int = 0):
+    CURVES = ("loss", *M.DEFAULT_METRICS)
+
+    def __init__(self, *, steps: int = 400, seed: int = 0, method: str = "simclr"):
         self._build_controls()
         self.seed = seed
-        self.dataset = W.Dropdown(options=list(DATASETS), value="vMF clusters", description="data")
-        self.method = W.Dropdown(options=self.METHODS, value="simclr", description="loss")
-        self.temperature = W.FloatLogSlider(value=0.2, base=10, min=-2, max=0, step=0.05, description="τ",
+        self.dataset = W.Dropdown(options=training_datasets(), value="vmf_mixture", description="data")
+        self.method = W.Dropdown(options=training_methods(), value=method, description="set-up")
+        self.temperature = W.FloatLogSlider(value=0.1, base=10, min=-2, max=0, step=0.05, description="τ",
                                             readout_format=".3f")
+        self._follow_method()
+        self.method.observe(lambda change: self._follow_method(), names="value")
         self.batch_size = W.Dropdown(options=[16, 32, 64, 128, 256, 512], value=128, description="batch")
         self.out_dim = W.Dropdown(options=[("2 (circle)", 2), ("3 (sphere)", 3), ("32 (PCA view)", 32)], value=3,
                                   description="embedding")
         self.steps = W.IntText(value=steps, description="steps", layout=W.Layout(width="180px"))
-        self.embedding_figure = _figure_widget(_embedding_figure(torch.randn(8, 3), torch.zeros(8, dtype=torch.long)),
-                                               width=440)
+        self.embedding_figure = _placeholder_embedding(self.out_dim.value)
         self.curves = _figure_widget(viz.training_curves([], metrics=self.CURVES), width=660)
         self.out_dim.observe(lambda change: self._reset_embedding_figure(), names="value")
         controls = W.VBox([W.HBox([self.dataset, self.method, self.temperature]),
@@ -262,21 +297,28 @@ class TrainingDashboard(_Trainer):
         self._figures = W.HBox([self.embedding_figure, self.curves])
         self.widget = W.VBox([controls, self._figures])
 
+    def _follow_method(self) -> None:
+        """Put the τ slider at the selected set-up's default, or disable it if the set-up has no τ."""
+        default = method_temperature(self.method.value)
+        self.temperature.disabled = default is None
+        if default is not None:
+            self.temperature.value = default
+
     def _reset_embedding_figure(self):
-        z = torch.randn(8, self.out_dim.value)
-        self.embedding_figure = _figure_widget(_embedding_figure(z, torch.zeros(8, dtype=torch.long)), width=440)
+        # a circle and a sphere have different traces: a new embedding size needs a new figure
+        self.embedding_figure = _placeholder_embedding(self.out_dim.value)
         self._figures.children = (self.embedding_figure, self.curves)
 
     def _fit_arguments(self):
-        data = DATASETS[self.dataset.value](self.seed)
+        data = make_dataset(self.dataset.value, self.seed)
         options = dict(steps=int(self.steps.value), batch_size=min(int(self.batch_size.value), len(data)),
                        out_dim=int(self.out_dim.value), seed=self.seed)
-        if self.method.value != "align_uniform":
+        if method_temperature(self.method.value) is not None:
             options["temperature"] = float(self.temperature.value)
         return data, self.method.value, options
 
     def _on_eval(self, state: FitState) -> None:
-        _embedding_figure(state.projections, state.labels, fig=self.embedding_figure)
+        viz.embedding_figure(state.projections, state.labels, fig=self.embedding_figure)
         viz.training_curves(state.history, metrics=self.CURVES, fig=self.curves)
 
 
@@ -315,12 +357,14 @@ class CollapseLab(_Trainer):
         return [self.stop_gradient, self.predictor, self.ema, self.variance, self.covariance, self.negatives]
 
     def recipe_for(self) -> tuple[str, dict]:
-        """The set-up the toggles describe: (method name, options)."""
+        """The set-up the toggles describe: (method name, options); a term that is on has its
+        set-up's default weight (and SimCLR its default τ)."""
         if self.negatives.value:
-            return "simclr", {"temperature": 0.2}
+            return "simclr", {"temperature": method_temperature("simclr")}
         if self.variance.value or self.covariance.value:
-            return "vicreg", {"var_weight": 25.0 if self.variance.value else 0.0,
-                              "cov_weight": 1.0 if self.covariance.value else 0.0}
+            vicreg = METHODS["vicreg"]
+            return "vicreg", {"var_weight": loss_default(vicreg, "var_weight") if self.variance.value else 0.0,
+                              "cov_weight": loss_default(vicreg, "cov_weight") if self.covariance.value else 0.0}
         if self.ema.value:
             return "byol", {"ema": True, "use_predictor": self.predictor.value}
         return "simsiam", {"stop_gradient": self.stop_gradient.value, "use_predictor": self.predictor.value}
@@ -332,7 +376,7 @@ class CollapseLab(_Trainer):
 
     def _fit_arguments(self):
         method, options = self.recipe_for()
-        data = DATASETS["vMF clusters"](self.seed)
+        data = make_dataset("vmf_mixture", self.seed)
         return data, method, dict(options, steps=int(self.steps.value), batch_size=128, seed=self.seed)
 
     def _on_eval(self, state: FitState) -> None:
@@ -343,19 +387,13 @@ class CollapseLab(_Trainer):
 
 # --- 4. hard and false negatives -----------------------------------------------------------------
 
-def negative_shares(similarities: np.ndarray, *, temperature: float, beta: float) -> np.ndarray:
-    r"""Each negative's share of the reweighted negative sum of the hard-negative loss (Robinson et al.
-    2021): :math:`w_j e^{s_j/\tau} / \sum_k w_k e^{s_k/\tau} \propto e^{(1+\beta) s_j/\tau}`, where
-    :math:`w_j \propto e^{\beta s_j/\tau}` are the importance weights. β = 0 is InfoNCE's softmax over
-    the negatives."""
-    logits = torch.as_tensor((1 + beta) * np.asarray(similarities, dtype=np.float64) / temperature)
-    return torch.softmax(logits, 0).numpy()
-
-
 class HardNegativeExplorer(_App):
     """β, τ⁺, τ and a similarity ceiling on one batch of a class-structured toy whose labels are known:
     which negatives get the weight, how many of them are really same-class (false) negatives, and what
-    the miner keeps below the ceiling."""
+    the miner keeps below the ceiling.
+
+    τ and β start at ``losses.hard_negative_nt_xent``'s defaults; τ⁺ starts at 1/K, the true share
+    of same-class negatives of K balanced classes (the quantity τ⁺ estimates)."""
 
     def __init__(self, *, n: int = 256, n_classes: int = 8, anchor: int = 0, seed: int = 0):
         toy = D.vmf_mixture(n, n_classes=n_classes, dim=8, concentration=8, view_noise=0.2, seed=seed)
@@ -363,10 +401,11 @@ class HardNegativeExplorer(_App):
         self.z1, self.z2, self.labels = views[:, 0], views[:, 1], toy.labels
         self.anchor = anchor
         self._cache: dict = {}
-        self.beta = W.FloatSlider(value=1.0, min=0.0, max=5.0, step=0.1, description="β")
+        loss = L.hard_negative_nt_xent
+        self.beta = W.FloatSlider(value=loss_default(loss, "beta"), min=0.0, max=5.0, step=0.1, description="β")
         self.tau_plus = W.FloatSlider(value=1 / n_classes, min=0.0, max=0.5, step=0.01, description="τ⁺")
-        self.temperature = W.FloatLogSlider(value=0.2, base=10, min=-2, max=0, step=0.05, description="τ",
-                                            readout_format=".3f")
+        self.temperature = W.FloatLogSlider(value=loss_default(loss, "temperature"), base=10, min=-2, max=0,
+                                            step=0.05, description="τ", readout_format=".3f")
         self.ceiling = W.FloatSlider(value=0.9, min=0.0, max=1.0, step=0.01, description="ceiling")
         self.k = W.IntSlider(value=16, min=1, max=64, description="top-k")
         self.summary = W.HTML()
@@ -381,31 +420,20 @@ class HardNegativeExplorer(_App):
     def _anchor_negatives(self):
         return self._cached(("anchor",), self._sorted_anchor_negatives)
 
-    def _sorted_anchor_negatives(self):
+    def _sorted_anchor_negatives(self) -> tuple[np.ndarray, np.ndarray]:
+        """The anchor's similarities to its N - 1 negatives, hardest first (N - 1,), and which of them
+        share its class (N - 1,) bool."""
         s = M.similarity_matrix(self.z1[self.anchor:self.anchor + 1], self.z2)[0].double().numpy()  # (N,)
-        others = np.array([j for j in range(len(s)) if j != self.anchor])
-        order = others[np.argsort(-s[others])]  # hardest first
-        false = (self.labels[order] == self.labels[self.anchor]).numpy()
+        others = np.array([j for j in range(len(s)) if j != self.anchor])  # (N - 1,)
+        order = others[np.argsort(-s[others], kind="stable")]  # hardest first
+        false = (self.labels[order] == self.labels[self.anchor]).numpy()  # (N - 1,)
         return s[order], false
 
     def _bars_figure(self, fig=None):
         sims, false = self._anchor_negatives()
-        weights = negative_shares(sims, temperature=float(self.temperature.value), beta=float(self.beta.value))
-        colors = np.where(false, "#d62728", "#1f77b4")
-        title = (f"Weight on each negative (β = {self.beta.value:.2f}, τ = {self.temperature.value:.3f}); "
-                 f"red = same class: {weights[false].sum():.0%} of the weight")
-        if fig is None:
-            fig = go.Figure(go.Bar(x=np.arange(len(sims)), y=weights, marker_color=colors,
-                                   customdata=sims, hovertemplate="similarity %{customdata:.3f}<br>weight %{y:.3f}"))
-            fig.add_vline(x=0, line_dash="dash", line_color="grey")
-            fig.update_layout(template="plotly_white", height=360, margin=dict(l=50, r=20, t=50, b=40),
-                              xaxis_title="negatives, hardest first", yaxis_title="share of the negative weight")
-        with fig.batch_update():
-            fig.data[0].y, fig.data[0].marker.color, fig.data[0].customdata = weights, colors, sims
-            fig.layout.title.text = title
-            kept = int((sims < float(self.ceiling.value)).argmax()) if (sims < self.ceiling.value).any() else len(sims)
-            fig.layout.shapes[0].x0 = fig.layout.shapes[0].x1 = kept - 0.5
-        return fig
+        return viz.negative_weights_figure(sims, temperature=float(self.temperature.value),
+                                           beta=float(self.beta.value), same_class=false,
+                                           ceiling=float(self.ceiling.value), fig=fig)
 
     def _cached(self, key: tuple, compute: Callable):
         """Each quantity is recomputed only when a slider it depends on moves: the β slider costs one
@@ -464,34 +492,21 @@ class EmbeddingExplorer(_App):
         self.status = W.HTML()
         self.sample = W.HTML(layout=W.Layout(width="240px"))
         self.coordinates = project(self.embeddings, "pca")
-        self.figure = _figure_widget(self._scatter())
+        self.figure = _figure_widget(self._scatter(), width=620)
         for trace in self.figure.data:
             trace.on_hover(self._hover)
         self.run_button.on_click(lambda _: self.run())
         self.widget = W.VBox([W.HBox([self.method, self.run_button, self.progress, self.status]),
                               W.HBox([self.figure, self.sample])])
 
-    def _hovertext(self, idx: np.ndarray) -> list[str]:
-        if self.texts is not None:
-            return [self.texts[i] for i in idx]
-        return [f"sample {i}" for i in idx]
+    def _class_name(self, label: int) -> str:
+        return self.label_names[label] if self.label_names is not None else str(label)
 
     def _scatter(self, fig=None):
-        classes = sorted(set(self.labels.tolist()))
-        if fig is None:
-            fig = go.Figure()
-            for c in classes:
-                name = self.label_names[c] if self.label_names is not None else str(c)
-                fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name=name, marker=dict(size=5),
-                                           hovertemplate="%{text}<extra>" + name + "</extra>"))
-            fig.update_layout(template="plotly_white", height=460, width=620, margin=dict(l=30, r=10, t=50, b=30))
-        with fig.batch_update():
-            for trace, c in zip(fig.data, classes):
-                idx = np.flatnonzero(self.labels.numpy() == c)
-                trace.x, trace.y = self.coordinates[idx, 0], self.coordinates[idx, 1]
-                trace.text, trace.customdata = self._hovertext(idx), idx
-            fig.layout.title.text = f"{self.method.value.upper()} of {len(self.labels)} embeddings"
-        return fig
+        classes = sorted(set(self.labels.tolist()))  # class traces in label order
+        return viz.projection_figure(self.coordinates, [self._class_name(c) for c in self.labels.tolist()],
+                                     text=self.texts, classes=[self._class_name(c) for c in classes],
+                                     title=f"{self.method.value.upper()} of {len(self.labels)} embeddings", fig=fig)
 
     def run(self) -> None:
         """Compute the chosen projection (UMAP behind this button: it may take a few seconds)."""
@@ -506,8 +521,7 @@ class EmbeddingExplorer(_App):
 
     def sample_html(self, index: int) -> str:
         """What hovering sample ``index`` shows."""
-        label = int(self.labels[index])
-        name = self.label_names[label] if self.label_names is not None else str(label)
+        name = self._class_name(int(self.labels[index]))
         if self.images is not None:
             image = self.images[index].numpy()
             cells = "".join(
