@@ -9,7 +9,7 @@ request:
   pages (``copy_plotly``), interactive as in JupyterLab (hover, zoom);
 - every ``$...$`` / ``$$...$$`` in markdown becomes MathML, rendered at build time by latex2mathml
   (browsers draw MathML natively, so the page needs no script and no font download for math);
-- every live widget becomes a static picture of its state when the notebook finished: its plotly
+- every live widget becomes a static picture of its initial state: its plotly
   figures (``FigureWidget`` state stored by nbclient) and its controls' values, with a one-line note
   that it is live in JupyterLab.
 
@@ -33,7 +33,7 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "book_template"
 PLOTLY_JS = "plotly.min.js"
-LIVE_NOTE = "Live widget: run this notebook in JupyterLab to move its controls. Shown here as it was when the notebook finished."
+LIVE_NOTE = "Live widget: run this notebook in JupyterLab to use it. Shown here as a static picture of its figures as first drawn."
 
 _ids = itertools.count()
 
@@ -113,9 +113,12 @@ def _with_buffers(model: dict) -> dict:
         if path and path[-1] == "buffer":  # plotly's typed-array spec {"dtype", "shape", "buffer"}
             path.pop()
         parent = state
-        for key in path[:-1]:
-            parent = parent[key]
-        spec = parent[path[-1]] if isinstance(parent[path[-1]], dict) else {}
+        try:
+            for key in path[:-1]:
+                parent = parent[key]
+            spec = parent[path[-1]] if isinstance(parent[path[-1]], dict) else {}
+        except (KeyError, IndexError, TypeError):  # a buffer of a field the picture does not draw
+            continue
         raw = base64.b64decode(buffer["data"])
         array = np.frombuffer(raw, dtype=_NUMPY_DTYPES.get(spec.get("dtype", "float64"), "<f8"))
         if spec.get("shape"):
@@ -168,9 +171,10 @@ def widget_html(model_id: str, widget_state: dict) -> str:
         seen.add(mid)
         model = widget_state[mid]
         name, state = model.get("model_name", ""), model.get("state", {})
-        if state.get("_anywidget_id", "").endswith("FigureWidget"):
+        if str(state.get("_anywidget_id", "")).endswith("FigureWidget"):
             full = _with_buffers(model)
-            figures.append(figure_html({"data": full.get("_widget_data", []), "layout": full.get("_widget_layout", {})}))
+            figures.append(figure_html({"data": full.get("_widget_data") or [],
+                                        "layout": full.get("_widget_layout") or {}}))
             continue
         text = _control_text(name, state)
         if text:
