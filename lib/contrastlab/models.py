@@ -20,11 +20,11 @@ def mlp(in_dim: int, hidden: int, out_dim: int, *, n_layers: int = 2, norm: str 
 
     ``norm`` is "batch", "layer" or None. Input (B, in_dim) -> output (B, out_dim).
     """
-    if n_layers < 1:
-        raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+    in_dim, hidden, out_dim = (check.integer(k, v, 1) for k, v in (("in_dim", in_dim), ("hidden", hidden),
+                                                                     ("out_dim", out_dim)))
+    n_layers = check.integer("n_layers", n_layers, 1)
     norms = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm, None: None}
-    if norm not in norms:
-        raise ValueError(f"norm must be 'batch', 'layer' or None, got {norm!r}")
+    norm = check.choice("norm", norm, tuple(norms))
     layers: list[nn.Module] = []
     width = in_dim
     for _ in range(n_layers - 1):
@@ -42,6 +42,7 @@ class SmallCNN(nn.Module):
 
     def __init__(self, out_dim: int = 64, width: int = 32):
         super().__init__()
+        out_dim, width = check.integer("out_dim", out_dim, 1), check.integer("width", width, 1)
         self.net = nn.Sequential(
             nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),  # (B, w, 8, 8)
             nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
@@ -72,6 +73,8 @@ class Encoder(nn.Module):
 
     def __init__(self, backbone: nn.Module, head: nn.Module | None = None):
         super().__init__()
+        check.instance("backbone", backbone, nn.Module, "a torch.nn.Module")
+        check.instance("head", head, nn.Module, "a torch.nn.Module", optional=True)
         self.backbone = backbone
         self.head = head if head is not None else nn.Identity()
 
@@ -86,7 +89,8 @@ def build_encoder(input_shape: tuple[int, ...], *, feature_dim: int = 64, out_di
                   hidden: int = 128, head: bool = True) -> Encoder:
     """A default encoder for an input of shape ``input_shape`` (without the batch axis): ``SmallCNN``
     for (1, 8, 8) images, else an MLP; with a projection head to ``out_dim`` when ``head``."""
-    if tuple(input_shape) == (1, 8, 8):
+    input_shape, head = check.shape("input_shape", input_shape), check.boolean("head", head)
+    if input_shape == (1, 8, 8):
         backbone: nn.Module = SmallCNN(feature_dim)
     elif len(input_shape) == 1:
         backbone = mlp(input_shape[0], hidden, feature_dim, n_layers=3)
@@ -112,8 +116,7 @@ def momentum_update(target: nn.Module, online: nn.Module, momentum: float) -> No
     References: He et al. 2020 (MoCo); Grill et al. 2020 (BYOL); Tarvainen & Valpola 2017 (mean teacher).
     """
     for name, module in (("target", target), ("online", online)):
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
+        check.instance(name, module, nn.Module, "a torch.nn.Module")
     m = float(check.real_number("momentum", momentum, low=0.0, high=1.0))
     for kind, t_items, o_items in (("parameters", target.named_parameters(), online.named_parameters()),
                                    ("buffers", target.named_buffers(), online.named_buffers())):
@@ -138,8 +141,7 @@ def make_target(online: nn.Module) -> nn.Module:
 
     The copy shares no storage with ``online`` and keeps its train/eval mode.
     """
-    if not isinstance(online, nn.Module):
-        raise TypeError(f"online must be a torch.nn.Module, got {type(online).__name__}")
+    check.instance("online", online, nn.Module, "a torch.nn.Module")
     target = copy.deepcopy(online)
     target.requires_grad_(False)
     return target
@@ -152,11 +154,11 @@ class EMATarget(nn.Module):
     def __init__(self, online: nn.Module, *, base_momentum: float = 0.99, total_steps: int = 1000):
         super().__init__()
         self.target = make_target(online)
-        self.base_momentum = base_momentum
-        self.total_steps = max(1, total_steps)
+        self.base_momentum = check.probability("base_momentum", base_momentum)
+        self.total_steps = max(1, check.integer("total_steps", total_steps, 0))
 
     def momentum(self, step: int) -> float:
-        progress = min(step, self.total_steps) / self.total_steps
+        progress = min(check.integer("step", step, 0), self.total_steps) / self.total_steps
         return 1 - (1 - self.base_momentum) * (math.cos(math.pi * progress) + 1) / 2
 
     def update(self, online: nn.Module, step: int) -> None:

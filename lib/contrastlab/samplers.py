@@ -44,13 +44,7 @@ _QUERY_CHUNK = 1024  # rows of the (chunk, M) similarity matrix held at once by 
 
 
 # ----------------------------------------------------------------------------------------------
-# argument checks (the tensor checks come from contrastlab.validation)
-
-def _boolean(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
-    return value
-
+# argument checks (the scalar and tensor checks come from contrastlab.validation)
 
 def _id_array(name: str, values: object) -> np.ndarray:
     """(N,) int64 numpy copy of integer ids given as a tensor (any device), an array or a sequence."""
@@ -79,7 +73,7 @@ class _EpochBatchSampler(Sampler[list[int]]):
 
     def __init__(self, seed: int) -> None:
         super().__init__()
-        self.seed = check.integer("seed", seed, 0)
+        self.seed = check.seed("seed", seed)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -209,7 +203,7 @@ class NoDuplicatesSampler(_EpochBatchSampler):
         super().__init__(seed)
         self.group_ids = _id_array("group_ids", group_ids)  # (N,)
         self.batch_size = check.integer("batch_size", batch_size, 1)
-        self.drop_last = _boolean("drop_last", drop_last)
+        self.drop_last = check.boolean("drop_last", drop_last)
         n_groups = len(np.unique(self.group_ids))
         if self.drop_last and n_groups < self.batch_size:
             raise ValueError(f"group_ids must contain at least batch_size = {self.batch_size} distinct groups "
@@ -337,9 +331,8 @@ def spherical_kmeans(embeddings: Tensor, n_clusters: int, *, iters: int = 20, in
     if k > n:
         raise ValueError(f"n_clusters must be <= the number of embeddings {n}, got {k}")
     iters = check.integer("iters", iters, 1)
-    if init not in ("k-means++", "random"):
-        raise ValueError(f"init must be 'k-means++' or 'random', got {init!r}")
-    gen = torch.Generator().manual_seed(check.integer("seed", seed, 0))
+    init = check.choice("init", init, ("k-means++", "random"))
+    gen = torch.Generator().manual_seed(check.seed("seed", seed))
     with torch.no_grad():
         x = l2_normalize(embeddings.detach())  # (N, D)
         if init == "random":
@@ -396,11 +389,9 @@ class ClusterBatchSampler(_EpochBatchSampler):
                  iters: int = 20, init: str = "k-means++", drop_last: bool = False) -> None:
         super().__init__(seed)
         self.batch_size = check.integer("batch_size", batch_size, 1)
-        self.drop_last = _boolean("drop_last", drop_last)
+        self.drop_last = check.boolean("drop_last", drop_last)
         self.iters = check.integer("iters", iters, 1)
-        if init not in ("k-means++", "random"):
-            raise ValueError(f"init must be 'k-means++' or 'random', got {init!r}")
-        self.init = init
+        self.init = check.choice("init", init, ("k-means++", "random"))
         check.embeddings("embeddings", embeddings)
         self.num_items = len(embeddings)
         if self.drop_last and self.batch_size > self.num_items:
@@ -515,7 +506,7 @@ def mine_hard_negatives(query: Tensor, candidates: Tensor, *, k: int, ceiling: f
     if candidates.shape[1] != d:
         raise ValueError(f"candidates must have the query's dimension D = {d}, got shape {tuple(candidates.shape)}")
     k = check.integer("k", k, 1)
-    exclude_self = _boolean("exclude_self", exclude_self)
+    exclude_self = check.boolean("exclude_self", exclude_self)
     in_batch = exclude_self and m == n
     available = m - 1 if in_batch else m
     if k > available:
@@ -603,7 +594,7 @@ class MoCoQueue(nn.Module):
         super().__init__()
         self.dim = check.integer("dim", dim, 1)
         self.size = check.integer("size", size, 1)
-        gen = torch.Generator().manual_seed(check.integer("seed", seed, 0))
+        gen = torch.Generator().manual_seed(check.seed("seed", seed))
         self.register_buffer("queue", l2_normalize(torch.randn(self.size, self.dim, generator=gen)))  # (S, D)
         self.register_buffer("queue_labels", torch.full((self.size,), -1, dtype=torch.long))  # (S,)
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))

@@ -1,18 +1,221 @@
-"""Argument checks shared by the losses.
+"""Argument checks: the one home of every check in contrastlab (losses, metrics, data, lessons, models, samplers).
 
-Every check raises ``TypeError`` (wrong kind of thing) or ``ValueError`` (right kind, wrong shape or
-value) with a message that names the argument, says what it got and what was expected. They guard
-against the failures that would otherwise pass silently: a broadcast between mismatched shapes, a
-NaN loss from a non-finite input or a zero temperature.
+One rule decides the exception type:
+
+- a wrong **kind** of thing -> ``TypeError``: a str, a float where an int is needed, a bool where a
+  number is needed, a list where a tensor is needed, a float tensor where integer labels are needed,
+  an int where one of some names is needed;
+- the right kind with a bad **value** -> ``ValueError``: below a minimum, out of a range, NaN or inf,
+  a wrong shape, a name that is not one of the options.
+
+Every message names the argument, says what was expected and what it got, in one shape::
+
+    {name} must be {expected}, got {value}            # a bad value:  n must be an integer >= 1, got 0
+    {name} must be {expected}, got {type} {value!r}   # a wrong kind: n must be an int, got str '3'
+
+A bool is never a number (``True`` is an ``int`` to Python, but ``n=True`` is a mistake); numpy
+integers and floats are accepted wherever Python's are. Each check returns the checked value in its
+plain form (``integer`` an ``int``, ``number`` a ``float``), so a caller writes
+``n = check.integer("n", n, 1)``. They guard against the failures that would otherwise pass
+silently or fail far away: a broadcast between mismatched shapes, a NaN loss from a non-finite input
+or a zero temperature, a seed that numpy rejects with a message that does not name it.
+
+Scalars: ``integer``, ``seed``, ``number``, ``probability``, ``positive_number``, ``real_number``
+(the last two also take a one-element tensor, kept for autograd), ``boolean``, ``choice``,
+``instance``, ``shape``. Tensors: ``tensor``, ``embeddings``, ``labels``, ``same_shape``, ``same_device``,
+``batch_at_least``, and the bundles of the losses ``two_views``, ``in_batch_pair``, ``towers``.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
+from collections.abc import Sequence
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 from torch import Tensor
+
+
+def _show(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a tensor or a long list would flood the message)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _kind(value: object) -> str:
+    """What a wrong kind of thing was: its type name and its (short) repr, e.g. ``str '3'``."""
+    return f"{type(value).__name__} {_show(value)}"
+
+
+def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    return f"{'(' if low_open else '['}{float(low)}, {float(high)}{')' if high_open else ']'}"
+
+
+# --- scalars -----------------------------------------------------------------------------------
+
+def integer(name: str, value: object, minimum: int | None = None, maximum: int | None = None) -> int:
+    """A Python or numpy integer (not a bool) in [``minimum``, ``maximum``] (either may be None), as an int.
+
+    A float (even 2.0), a str or a bool is a ``TypeError``; an integer out of range a ``ValueError``.
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int, got {_kind(value)}")
+    value = int(value)
+    if minimum is not None and maximum is not None:
+        if not minimum <= value <= maximum:
+            raise ValueError(f"{name} must be an integer in [{minimum}, {maximum}], got {value}")
+    elif minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    elif maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be an integer <= {maximum}, got {value}")
+    return value
+
+
+def seed(name: str, value: object) -> int:
+    """A random seed: a Python or numpy integer >= 0 (not a bool), as an int.
+
+    Every generator of the package (numpy's ``default_rng``, ``torch.Generator.manual_seed``) takes
+    it, so ``seed=-1`` fails here, naming the argument, instead of deep inside numpy.
+    """
+    return integer(name, value, 0)
+
+
+def number(name: str, value: object, *, low: float = -math.inf, high: float = math.inf,
+           low_open: bool = False, high_open: bool = False) -> float:
+    """A finite Python or numpy real (not a bool, not a tensor) in [low, high], as a float.
+
+    ``low_open`` / ``high_open`` leave an end out: ``number("rho", rho, low=-1, high=1, low_open=True,
+    high_open=True)`` is a correlation in (-1, 1). NaN and inf are ``ValueError`` (right kind, bad value).
+    """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a float, got {_kind(value)}")
+    return _in_range(name, float(value), low, high, low_open, high_open)
+
+
+def _in_range(name: str, x: float, low: float, high: float, low_open: bool, high_open: bool) -> float:
+    too_low = x <= low if low_open else x < low
+    too_high = x >= high if high_open else x > high
+    if not math.isfinite(x) or too_low or too_high:
+        raise ValueError(f"{name} must be a finite number in {_interval(low, high, low_open, high_open)}, got {x}")
+    return x
+
+
+def probability(name: str, value: object, *, low_open: bool = False, high_open: bool = False) -> float:
+    """A number in [0, 1] (a probability, a share, a strength), as a float; the ends may be left out."""
+    return number(name, value, low=0.0, high=1.0, low_open=low_open, high_open=high_open)
+
+
+def _scalar(name: str, value: object) -> tuple[float, float | Tensor]:
+    """Read a Python real or a one-element floating tensor; the tensor is kept for autograd."""
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{name} must be a scalar, got a tensor of shape {tuple(value.shape)}")
+        if not value.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point scalar, got dtype {value.dtype}")
+        return float(value.detach()), value.reshape(())
+    if isinstance(value, Real) and not isinstance(value, bool):
+        return float(value), float(value)
+    raise TypeError(f"{name} must be a float, got {_kind(value)}")
+
+
+def positive_number(name: str, value: object) -> float | Tensor:
+    """A finite number > 0 (temperatures, logit scales, learning rates); a one-element tensor is kept."""
+    number_, checked = _scalar(name, value)
+    if not (math.isfinite(number_) and number_ > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {number_}")
+    return checked
+
+
+def real_number(name: str, value: object, *, low: float = -math.inf, high: float = math.inf,
+                low_open: bool = False, high_open: bool = False) -> float | Tensor:
+    """A finite number in [low, high] (ends left out with ``low_open`` / ``high_open``), like ``number``
+    but a one-element floating tensor is accepted and returned as a 0-d tensor (for autograd)."""
+    number_, checked = _scalar(name, value)
+    _in_range(name, number_, low, high, low_open, high_open)
+    return checked
+
+
+def boolean(name: str, value: object) -> bool:
+    """A bool (or a numpy bool), as a bool: ``1`` and ``"yes"`` are ``TypeError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {_kind(value)}")
+    return bool(value)
+
+
+def _options(options: Sequence) -> str:
+    shown = [_show(o) for o in options]
+    if len(shown) == 1:
+        return shown[0]
+    listed = ", ".join(shown[:-1]) + " or " + shown[-1]
+    return listed if len(shown) == 2 else "one of " + listed
+
+
+def choice(name: str, value: object, options: Sequence) -> object:
+    """One of ``options`` (names, or None), returned as given.
+
+    A value of a kind no option has (an int where names are expected) is a ``TypeError``; a name
+    that is not an option is a ``ValueError`` that suggests the closest option ("did you mean").
+    """
+    options = tuple(options)
+    kinds = tuple({type(o) for o in options})
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        raise TypeError(f"{name} must be {_options(options)}, got {_kind(value)}")
+    if any(value is o or value == o for o in options):
+        return value
+    hint = ""
+    if isinstance(value, str):
+        close = difflib.get_close_matches(value, [o for o in options if isinstance(o, str)], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"{name} must be {_options(options)}, got {_show(value)}{hint}")
+
+
+def instance(name: str, value: object, kind: type | tuple[type, ...], expected: str, *,
+             optional: bool = False) -> object:
+    """``value`` if it is a ``kind`` (or None when ``optional``), else a ``TypeError`` saying ``expected``,
+    e.g. ``instance("generator", g, torch.Generator, "a torch.Generator", optional=True)``."""
+    if (value is None and optional) or isinstance(value, kind):
+        return value
+    raise TypeError(f"{name} must be {expected}{' or None' if optional else ''}, got {type(value).__name__}")
+
+
+def shape(name: str, value: object) -> tuple[int, ...]:
+    """A non-empty tuple (or list, or ``torch.Size``) of ints >= 1, such as an input shape, as a tuple."""
+    if not isinstance(value, (tuple, list, torch.Size)) or \
+            any(isinstance(s, bool) or not isinstance(s, Integral) for s in value):
+        raise TypeError(f"{name} must be a tuple of positive ints, got {_kind(value)}")
+    if not value or min(value) < 1:
+        raise ValueError(f"{name} must be a tuple of positive ints, got {tuple(value)}")
+    return tuple(int(s) for s in value)
+
+
+# --- tensors -----------------------------------------------------------------------------------
+
+_DTYPE_KINDS = {
+    "floating": (Tensor.is_floating_point, "floating-point"),
+    "integer": (lambda t: not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool), "integer"),
+    "index": (lambda t: t.dtype in (torch.int64, torch.int32), "int64 or int32"),
+    "bool": (lambda t: t.dtype == torch.bool, "bool"),
+}
+
+
+def tensor(name: str, value: object, *, ndim: int | None = None, dtype: str | None = None,
+           dims: str | None = None) -> Tensor:
+    """A ``torch.Tensor`` (else ``TypeError``) of dtype kind ``dtype`` ("floating", "integer", "index"
+    (int64 or int32, what indexing and embedding lookups take) or "bool"; else ``TypeError``) with
+    ``ndim`` dimensions (else ``ValueError``). ``dims`` names the axes in the message, e.g. "(N, M)"."""
+    what = f"{_DTYPE_KINDS[dtype][1]} " if dtype is not None else ""
+    shape = f"{ndim}-d " if ndim is not None else ""
+    kind = f"{shape}{what}tensor{' ' + dims if dims else ''}"
+    expected = f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__}")
+    if dtype is not None and not _DTYPE_KINDS[dtype][0](value):
+        raise TypeError(f"{name} must be {expected}, got dtype {value.dtype}")
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(f"{name} must be {expected}, got shape {tuple(value.shape)}")
+    return value
 
 
 def embeddings(name: str, x: object, *, ndim: int = 2) -> Tensor:
@@ -51,47 +254,6 @@ def batch_at_least(name: str, x: Tensor, minimum: int, why: str) -> None:
         raise ValueError(f"{name} must have at least {minimum} rows ({why}), got shape {tuple(x.shape)}")
 
 
-def integer(name: str, value: object, minimum: int) -> int:
-    """A Python or numpy integer (not a bool) >= ``minimum``, as an int."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
-def _scalar(name: str, value: object) -> tuple[float, float | Tensor]:
-    """Read a Python real or a one-element floating tensor; the tensor is kept for autograd."""
-    if isinstance(value, Tensor):
-        if value.numel() != 1:
-            raise ValueError(f"{name} must be a scalar, got a tensor of shape {tuple(value.shape)}")
-        if not value.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point scalar, got dtype {value.dtype}")
-        return float(value.detach()), value.reshape(())
-    if isinstance(value, Real) and not isinstance(value, bool):
-        return float(value), float(value)
-    raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
-
-
-def positive_number(name: str, value: object) -> float | Tensor:
-    """A finite number > 0 (temperatures, logit scales)."""
-    number, checked = _scalar(name, value)
-    if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {number}")
-    return checked
-
-
-def real_number(name: str, value: object, *, low: float = -math.inf, high: float = math.inf,
-                high_open: bool = False) -> float | Tensor:
-    """A finite number in [low, high] (or [low, high) when ``high_open``)."""
-    number, checked = _scalar(name, value)
-    too_high = number >= high if high_open else number > high
-    if not math.isfinite(number) or number < low or too_high:
-        bracket = ")" if high_open else "]"
-        raise ValueError(f"{name} must be a finite number in [{low}, {high}{bracket}, got {number}")
-    return checked
-
-
 def labels(name: str, y: object, n: int, device: torch.device) -> Tensor:
     """Integer class labels of shape (n,)."""
     if not isinstance(y, Tensor):
@@ -121,8 +283,7 @@ def in_batch_pair(query: object, positive: object, temperature: object, symmetri
     embeddings("positive", positive)
     same_shape("query", query, "positive", positive)
     temperature = positive_number("temperature", temperature)
-    if not isinstance(symmetric, bool):
-        raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
+    boolean("symmetric", symmetric)
     same_device(query=query, positive=positive)
     batch_at_least("query", query, 2, "in-batch negatives need N >= 2: with N = 1 there is nothing to contrast")
     return temperature

@@ -31,12 +31,13 @@ def test_sphere_uniform_uses_the_generator_and_the_device_and_dtype():
     assert torch.equal(a, b) and a.dtype == torch.float32 and a.device.type == "cpu"
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "3"])
-def test_sphere_uniform_rejects_bad_sizes(bad):
-    with pytest.raises(ValueError, match="n must be"):
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-1, ValueError), (2.5, TypeError), (True, TypeError),
+                                        ("3", TypeError)])
+def test_sphere_uniform_rejects_bad_sizes(bad, error):
+    with pytest.raises(error, match="n must be"):  # a wrong kind is a TypeError, a bad int a ValueError
         G.sphere_uniform(bad, 3)
-    with pytest.raises(ValueError, match="dim must be"):
-        G.sphere_uniform(3, bad if bad != 2.5 else 1)
+    with pytest.raises(error, match="dim must be"):
+        G.sphere_uniform(3, bad if bad != 2.5 else 1.5)
 
 
 def test_cone_anisotropy_follows_its_spread():

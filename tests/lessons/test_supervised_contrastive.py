@@ -162,13 +162,13 @@ def test_step_imbalance_min_count_ratio_one_and_seed():
 
 def test_step_imbalance_validation():
     labels = torch.arange(3).repeat(5)
-    with pytest.raises(ValueError, match="ratio must be >= 1.0, got 0.5"):
+    with pytest.raises(ValueError, match=r"ratio must be a finite number in \[1.0, inf\], got 0.5"):
         imbalanced_indices(labels, 0.5, minority=[0])
     with pytest.raises(ValueError, match=r"minority must list labels present in labels \[0, 1, 2\], got unknown \[5\]"):
         imbalanced_indices(labels, 2, minority=[5])
     with pytest.raises(ValueError, match="min_count must be an integer >= 1"):
         imbalanced_indices(labels, 2, minority=[0], min_count=0)
-    with pytest.raises(ValueError, match="labels must be a 1-d integer tensor"):
+    with pytest.raises(TypeError, match="labels must be a 1-d integer tensor"):
         imbalanced_indices(labels.float(), 2, minority=[0])
 
 
@@ -210,8 +210,10 @@ def test_expected_positives_validation():
         expected_positives(11, [5, 5])
     with pytest.raises(ValueError, match="class_sizes must be a non-empty list of counts >= 1"):
         expected_positives(2, [5, 0])
-    with pytest.raises(ValueError, match="labels must be a non-empty 1-d integer tensor"):
+    with pytest.raises(TypeError, match=r"labels must be a 1-d integer tensor \(B,\), got dtype torch.float32"):
         positives_per_anchor(torch.zeros(3))
+    with pytest.raises(ValueError, match="labels must be a non-empty 1-d integer tensor"):
+        positives_per_anchor(torch.zeros(0, dtype=torch.long))
     with pytest.raises(ValueError, match="n_views must be an integer >= 1"):
         positives_per_anchor(torch.arange(3), n_views=0)
 
@@ -288,7 +290,7 @@ def test_free_features_validation():
         unconstrained_features([3, 1])
     with pytest.raises(ValueError, match="loss must be 'supcon' or 'ce', got 'mse'"):
         unconstrained_features([3, 3], loss="mse")
-    with pytest.raises(ValueError, match="temperature must be > 0.0, got 0"):
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0, got 0.0"):
         unconstrained_features([3, 3], temperature=0)
     with pytest.raises(ValueError, match="counts must list at least 2 class sizes"):
         unconstrained_features([3])

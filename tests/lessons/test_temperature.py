@@ -42,6 +42,18 @@ def test_relative_penalty_matches_a_numpy_reference_with_explicit_positives():
         assert r[i, p] == 0
 
 
+def test_relative_penalty_is_metrics_negative_shares_with_the_diagonal_default():
+    from contrastlab import metrics as M
+
+    s = sims(6, seed=4)
+    for tau in (0.05, 0.5):
+        r = T.relative_penalty(s, temperature=tau)
+        torch.testing.assert_close(r, M.negative_shares(s, temperature=tau, positive_index=torch.arange(6)),
+                                   rtol=0, atol=0)
+        before = (s / tau).fill_diagonal_(float("-inf")).softmax(1)  # the lesson's own softmax, before it was shared
+        torch.testing.assert_close(r, before, rtol=1e-12, atol=1e-15)
+
+
 def test_relative_penalty_is_finite_at_tiny_temperature_in_float32():
     s = sims(5, dtype=torch.float32)
     r = T.relative_penalty(s, temperature=1e-4)

@@ -55,6 +55,15 @@ def _one(g, n, d, dtype):
     return (torch.randn(n, d, generator=g, dtype=dtype),)
 
 
+# filtered_nt_xent's cluster ids are keyword-only; as a positional input they are permuted with the batch
+def _filtered_by_cluster(z1, z2, cluster_ids, **kwargs):
+    return L.filtered_nt_xent(z1, z2, cluster_ids=cluster_ids, **kwargs)
+
+
+def _filtered_by_cluster_reference(z1, z2, cluster_ids, **kwargs):
+    return R.filtered_nt_xent(z1, z2, cluster_ids=cluster_ids, **kwargs)
+
+
 CASES = [
     Case("info_nce", L.info_nce, R.info_nce, _two, {"temperature": 0.1}),
     Case("info_nce_symmetric", L.info_nce, R.info_nce, _two, {"temperature": 0.2, "symmetric": True},
@@ -69,7 +78,14 @@ CASES = [
     Case("hard_negative_nt_xent", L.hard_negative_nt_xent, R.hard_negative_nt_xent, _two,
          {"temperature": 0.5, "tau_plus": 0.1, "beta": 1.0}, swap_symmetric=True),
     Case("oracle_nt_xent", L.oracle_nt_xent, R.oracle_nt_xent, _two_with_labels, {"temperature": 0.5}),
+    # a threshold of 0.3 drops about a third of the negatives of random directions in D = 3..16
+    Case("filtered_nt_xent_threshold", L.filtered_nt_xent, R.filtered_nt_xent, _two,
+         {"temperature": 0.1, "threshold": 0.3}, swap_symmetric=True),
+    Case("filtered_nt_xent_clusters_and_threshold", _filtered_by_cluster, _filtered_by_cluster_reference,
+         _two_with_labels, {"temperature": 0.2, "threshold": 0.5}),
     Case("clip_loss", L.clip_loss, R.clip_loss, _two, {"logit_scale": 1 / 0.07}, swap_symmetric=True),
+    Case("clip_loss_with_negatives", L.clip_loss_with_negatives, R.clip_loss_with_negatives, _shared_negatives,
+         {"logit_scale": 1 / 0.07}),
     Case("siglip_loss", L.siglip_loss, R.siglip_loss, _two, {"logit_scale": 10.0, "logit_bias": -10.0},
          swap_symmetric=True),
     Case("supcon", L.supcon, R.supcon, _supcon, {"temperature": 0.1}),

@@ -149,7 +149,7 @@ def info_nce(query, positive, negatives=None, temperature=0.1, symmetric=False):
     return float(_mean(losses))
 
 
-def nt_xent(z1, z2, temperature=0.5):
+def nt_xent(z1, z2, temperature=0.1):
     """l_a = lse_{k != a}(s_ak / tau) - s_{a, a+N mod 2N} / tau, mean over the 2N anchors (SimCLR)."""
     tau = float(temperature)
     s, n = _pair_sims(z1, z2)
@@ -281,6 +281,70 @@ def decoupled_nt_xent(z1, z2, temperature=0.1):
         logits = [s[a][k] / tau for k in range(2 * n) if k != a and k != p_idx]
         losses.append(_lse(logits) - s[a][p_idx] / tau)
     return float(_mean(losses))
+
+
+def oracle_nt_xent(z1, z2, labels, temperature=0.5):
+    """NT-Xent whose negatives exclude every sample of the anchor's class (the twin stays the positive)."""
+    a = _normalize_rows(_to_list(z1))
+    b = _normalize_rows(_to_list(z2))
+    y = [int(v) for v in _to_list(labels)]
+    n = len(a)
+    z = a + b
+    ys = y + y
+    losses = []
+    for i in range(2 * n):
+        pos = (i + n) % (2 * n)
+        candidates = [_dot(z[i], z[pos]) / temperature]
+        for k in range(2 * n):
+            if k != i and k != pos and ys[k] != ys[i]:
+                candidates.append(_dot(z[i], z[k]) / temperature)
+        losses.append(_lse(candidates) - _dot(z[i], z[pos]) / temperature)
+    return _mean(losses)
+
+
+def filtered_nt_xent(z1, z2, temperature=0.1, threshold=None, cluster_ids=None, reference=None):
+    """NT-Xent over the positive and the negatives no filter drops (false-negative elimination).
+
+    Negative k of anchor a is dropped when cos(r_a, r_k) >= threshold (r: the rows of ``reference``, or
+    of [z1; z2] when it is None) or when samples a mod N and k mod N share a cluster id.
+    """
+    tau = float(temperature)
+    s, n = _pair_sims(z1, z2)
+    if reference is None:
+        sim = s
+    else:
+        r = _normalize_rows(_to_list(reference))
+        sim = [[_dot(r[i], r[j]) for j in range(2 * n)] for i in range(2 * n)]
+    ids = None if cluster_ids is None else [int(v) for v in _to_list(cluster_ids)] * 2
+    losses = []
+    for a in range(2 * n):
+        pos = (a + n) % (2 * n)
+        candidates = [s[a][pos] / tau]
+        for k in range(2 * n):
+            if k == a or k == pos:
+                continue
+            by_threshold = threshold is not None and sim[a][k] >= threshold
+            by_cluster = ids is not None and ids[a] == ids[k]
+            if not (by_threshold or by_cluster):
+                candidates.append(s[a][k] / tau)
+        losses.append(_lse(candidates) - s[a][pos] / tau)
+    return float(_mean(losses))
+
+
+def clip_loss_with_negatives(a, b, b_negatives, logit_scale):
+    """NegCLIP: 0.5 * (mean_i [lse(L_i1..L_iN, t a_i.n_1..t a_i.n_M) - L_ii] + mean_j [lse_i L_ij - L_jj])."""
+    scale = _to_scalar(logit_scale)
+    an = _normalize_rows(_to_list(a))
+    bn = _normalize_rows(_to_list(b))
+    nn = _normalize_rows(_to_list(b_negatives))
+    n = len(an)
+    L = [[scale * _dot(an[i], bn[j]) for j in range(n)] for i in range(n)]
+    rows = []
+    for i in range(n):
+        candidates = L[i] + [scale * _dot(an[i], neg) for neg in nn]
+        rows.append(_lse(candidates) - L[i][i])
+    cols = [_lse([L[i][j] for i in range(n)]) - L[j][j] for j in range(n)]
+    return float(0.5 * (_mean(rows) + _mean(cols)))
 
 
 # ---------------------------------------------------------------------------
@@ -421,22 +485,3 @@ if __name__ == "__main__":
         print(f"N={n_rows}: nt_xent == log(2N-1) = {math.log(2 * n_rows - 1):.12f}, "
               f"info_nce == log(N) = {math.log(n_rows):.12f}  OK")
     print("reference self-test passed")
-
-
-def oracle_nt_xent(z1, z2, labels, temperature=0.5):
-    """NT-Xent whose negatives exclude every sample of the anchor's class (the twin stays the positive)."""
-    a = _normalize_rows(_to_list(z1))
-    b = _normalize_rows(_to_list(z2))
-    y = [int(v) for v in _to_list(labels)]
-    n = len(a)
-    z = a + b
-    ys = y + y
-    losses = []
-    for i in range(2 * n):
-        pos = (i + n) % (2 * n)
-        candidates = [_dot(z[i], z[pos]) / temperature]
-        for k in range(2 * n):
-            if k != i and k != pos and ys[k] != ys[i]:
-                candidates.append(_dot(z[i], z[k]) / temperature)
-        losses.append(_lse(candidates) - _dot(z[i], z[pos]) / temperature)
-    return _mean(losses)

@@ -156,3 +156,111 @@ def test_oracle_negatives():
     assert float(L.oracle_nt_xent(z1, z2, one_class)) == 0.0  # no true negative: only the positive remains
     with pytest.raises(ValueError, match=r"labels must have shape \(6,\)"):
         L.oracle_nt_xent(z1, z2, torch.arange(5))
+
+
+# ------------------------------------------------------------------------------------------------
+# filtered_nt_xent: a filter that drops nothing is nt_xent; the labels as clusters are the oracle
+# ------------------------------------------------------------------------------------------------
+
+def two_views(n=7, d=5, seed=6):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(2, n, d, generator=g, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("temperature", TEMPERATURES)
+def test_filtered_nt_xent_without_a_filter_is_nt_xent(temperature):
+    z1, z2 = two_views()
+    plain = float(L.nt_xent(z1, z2, temperature=temperature))
+    assert float(L.filtered_nt_xent(z1, z2, temperature=temperature)) == pytest.approx(plain, rel=1e-12)
+    # a cosine reaches 1 only for parallel rows: threshold 1 drops nothing among distinct directions
+    assert not L.false_negative_mask(z1, z2, threshold=1.0).any()
+    assert float(L.filtered_nt_xent(z1, z2, temperature=temperature, threshold=1.0)) == pytest.approx(plain, rel=1e-12)
+
+
+@pytest.mark.parametrize("temperature", TEMPERATURES)
+@pytest.mark.parametrize("labels", [[0, 1, 2, 0, 1, 2, 0], [0, 0, 0, 1, 1, 1, 1], [4, 4, 4, 4, 4, 4, 4],
+                                    [0, 1, 2, 3, 4, 5, 6]])
+def test_filtered_nt_xent_with_the_labels_as_clusters_is_the_oracle(temperature, labels):
+    z1, z2 = two_views()
+    labels = torch.tensor(labels)
+    oracle = float(L.oracle_nt_xent(z1, z2, labels, temperature=temperature))
+    got = float(L.filtered_nt_xent(z1, z2, temperature=temperature, cluster_ids=labels))
+    assert got == pytest.approx(oracle, rel=1e-12, abs=1e-15)
+
+
+def test_filtered_nt_xent_that_drops_every_negative_is_zero():
+    """Threshold -1 (every cosine is >= -1), one cluster, or a collapsed batch under any threshold <= 0.99:
+    each anchor keeps only its positive, so every anchor scores log(e^x) - x = 0."""
+    z1, z2 = two_views(n=6)
+    drop = L.false_negative_mask(z1, z2, threshold=-1.0)
+    assert int(drop.sum()) == 12 * 10  # all 2N - 2 negatives of all 2N anchors
+    index = torch.arange(12)
+    assert not drop[index, index].any() and not drop[index, (index + 6) % 12].any()  # never self or twin
+    assert float(L.filtered_nt_xent(z1, z2, threshold=-1.0)) == 0.0
+    assert float(L.filtered_nt_xent(z1, z2, cluster_ids=torch.zeros(6, dtype=torch.long))) == 0.0
+    z = identical(6)
+    assert float(L.filtered_nt_xent(z, z, temperature=0.1)) == pytest.approx(math.log(11), abs=1e-12)
+    assert float(L.filtered_nt_xent(z, z, temperature=0.1, threshold=0.99)) == 0.0
+
+
+def test_filters_combine_as_a_union():
+    z1, z2 = two_views(n=8)
+    ids = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    both = L.false_negative_mask(z1, z2, threshold=0.4, cluster_ids=ids)
+    either = L.false_negative_mask(z1, z2, threshold=0.4) | L.false_negative_mask(z1, z2, cluster_ids=ids)
+    assert torch.equal(both, either) and 0 < int(both.sum()) < 16 * 14
+
+
+# ------------------------------------------------------------------------------------------------
+# clip_loss_with_negatives (NegCLIP): far negatives leave clip_loss; b -> a never sees the negatives
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n, m", [(2, 1), (5, 3), (16, 40)])
+@pytest.mark.parametrize("scale", [0.5, 1 / 0.07, 200.0])
+def test_clip_with_negatives_of_identical_embeddings(n, m, scale):
+    """Every logit is t (in-batch) or -t (antipodal negatives): a -> b is log(N + M e^{-2t}), b -> a log N;
+    negatives equal to the batch instead give log(N + M)."""
+    z = identical(n)
+    antipodal = -identical(m)
+    expected = (math.log(n + m * math.exp(-2 * scale)) + math.log(n)) / 2
+    assert float(L.clip_loss_with_negatives(z, z, antipodal, logit_scale=scale)) == pytest.approx(expected, abs=1e-12)
+    expected_same = (math.log(n + m) + math.log(n)) / 2
+    assert float(L.clip_loss_with_negatives(z, z, identical(m), logit_scale=scale)) == pytest.approx(expected_same,
+                                                                                                    abs=1e-12)
+
+
+def test_clip_with_far_negatives_tends_to_clip_loss():
+    """Towers in a cone around e0 and negatives around -e0: each a_i's extra mass M e^{t a_i.n_k} vanishes
+    against its in-batch mass, and the gap is at most half the largest ratio of the two (log(1 + x) <= x)."""
+    g = torch.Generator().manual_seed(7)
+    e0 = torch.zeros(6, dtype=torch.float64)
+    e0[0] = 1.0
+    a, b = (e0 + 0.3 * torch.randn(8, 6, generator=g, dtype=torch.float64) for _ in range(2))
+    negatives = -e0 + 0.3 * torch.randn(5, 6, generator=g, dtype=torch.float64)
+    normalize = torch.nn.functional.normalize
+    assert float((normalize(a, dim=1) @ normalize(negatives, dim=1).T).max()) < 0  # far from every a
+    gaps = []
+    for scale in (1.0, 5.0, 10.0, 30.0):
+        with_negatives = L.clip_loss_with_negatives(a, b, negatives, logit_scale=scale)
+        gap = float(with_negatives - L.clip_loss(a, b, logit_scale=scale))
+        extra = torch.logsumexp(scale * normalize(a, dim=1) @ normalize(negatives, dim=1).T, dim=1)  # (N,)
+        in_batch = torch.logsumexp(scale * normalize(a, dim=1) @ normalize(b, dim=1).T, dim=1)  # (N,)
+        assert 0 <= gap <= float((extra - in_batch).exp().max()) / 2 + 1e-14  # + the rounding of two losses
+        gaps.append(gap)
+    assert gaps == sorted(gaps, reverse=True) and gaps[0] > 0.05 and gaps[-1] < 1e-12
+
+
+def test_clip_with_negatives_is_two_info_nce_directions_and_b_to_a_ignores_the_negatives():
+    """a -> b is InfoNCE with per-query negatives (the other b's and the M extra ones); b -> a is the
+    plain in-batch InfoNCE(b, a), whatever the negatives."""
+    g = torch.Generator().manual_seed(8)
+    a, b = torch.randn(2, 6, 4, generator=g, dtype=torch.float64)
+    scale = 4.0  # temperature 0.25, exact in binary
+    b_to_a = float(L.info_nce(b, a, temperature=1 / scale))
+    for m, seed in [(1, 9), (7, 10)]:
+        negatives = torch.randn(m, 4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        others = torch.stack([torch.cat([b[torch.arange(6) != i], negatives]) for i in range(6)])  # (N, N-1+M, D)
+        a_to_b = float(L.info_nce(a, b, others, temperature=1 / scale))
+        value = float(L.clip_loss_with_negatives(a, b, negatives, logit_scale=scale))
+        assert value == pytest.approx((a_to_b + b_to_a) / 2, rel=1e-13)
+        assert 2 * value - a_to_b == pytest.approx(b_to_a, rel=1e-12)  # the same b -> a term for every negative set

@@ -1,5 +1,7 @@
 """Gradients (gradcheck), small temperatures, half-precision inputs and devices."""
 
+import functools
+
 import pytest
 import torch
 
@@ -33,7 +35,9 @@ def test_negative_cosine_detaches_the_target():
 
 
 @pytest.mark.parametrize("loss", [L.info_nce, L.nt_xent, L.decoupled_nt_xent, L.debiased_nt_xent,
-                                  L.hard_negative_nt_xent])
+                                  L.hard_negative_nt_xent, functools.partial(L.filtered_nt_xent, threshold=0.3)],
+                         ids=["info_nce", "nt_xent", "decoupled_nt_xent", "debiased_nt_xent", "hard_negative_nt_xent",
+                              "filtered_nt_xent"])
 def test_gradcheck_through_a_learnable_temperature(loss):
     z1, z2 = make_inputs(BY_NAME["nt_xent"], 4, 3, seed=23)
     temperature = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
@@ -45,6 +49,8 @@ def test_gradcheck_through_a_learnable_logit_scale_and_bias():
     scale = torch.tensor(5.0, dtype=torch.float64, requires_grad=True)
     bias = torch.tensor(-2.0, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda s: L.clip_loss(a, b, logit_scale=s), [scale])
+    negatives = make_inputs(BY_NAME["clip_loss_with_negatives"], 4, 3, seed=24)[2]
+    assert torch.autograd.gradcheck(lambda s: L.clip_loss_with_negatives(a, b, negatives, logit_scale=s), [scale])
     assert torch.autograd.gradcheck(lambda s, c: L.siglip_loss(a, b, logit_scale=s, logit_bias=c), [scale, bias])
 
 
@@ -57,7 +63,10 @@ SMALL_TAU = {
     "decoupled_nt_xent": {"temperature": 0.005},
     "debiased_nt_xent": {"temperature": 0.005, "tau_plus": 0.1},
     "hard_negative_nt_xent": {"temperature": 0.005, "tau_plus": 0.1, "beta": 1.0},
+    "filtered_nt_xent_threshold": {"temperature": 0.005, "threshold": 0.3},
+    "filtered_nt_xent_clusters_and_threshold": {"temperature": 0.005, "threshold": 0.5},
     "clip_loss": {"logit_scale": 200.0},
+    "clip_loss_with_negatives": {"logit_scale": 200.0},
     "siglip_loss": {"logit_scale": 200.0, "logit_bias": -10.0},
     "supcon": {"temperature": 0.005},
 }

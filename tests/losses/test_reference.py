@@ -28,7 +28,8 @@ def test_matches_float64_reference(case, n, d, seed):
 
 @pytest.mark.parametrize("temperature", [0.05, 0.3, 2.0])
 @pytest.mark.parametrize("name", ["info_nce", "info_nce_symmetric", "info_nce_shared_negatives",
-                                  "info_nce_per_query_negatives", "nt_xent", "decoupled_nt_xent", "supcon"])
+                                  "info_nce_per_query_negatives", "nt_xent", "decoupled_nt_xent", "supcon",
+                                  "filtered_nt_xent_threshold", "filtered_nt_xent_clusters_and_threshold"])
 def test_matches_reference_across_temperatures(name, temperature):
     case = BY_NAME[name]
     inputs = make_inputs(case, 7, 8, seed=3)
@@ -58,18 +59,53 @@ def test_hard_negative_matches_reference_across_beta(beta):
 
 def test_clamp_case_really_reaches_the_floor():
     """The near-identical views above drive some anchors to the clamp and leave others above it."""
-    from contrastlab.losses.core import masked_logsumexp
-    from contrastlab.losses.debiased import debiased_log_negatives, _two_view_parts
-
     g = torch.Generator().manual_seed(4)
     z1 = torch.randn(6, 5, generator=g, dtype=torch.float64)
     z2 = z1 + 0.1 * torch.randn(6, 5, generator=g, dtype=torch.float64)
-    logits, positive, negatives = _two_view_parts(z1, z2, 0.5)
-    log_ng = debiased_log_negatives(masked_logsumexp(logits, negatives), positive, n_neg=10, tau_plus=0.1,
-                                    temperature=0.5)
+    negatives, positive = L.negative_logits(z1, z2, 0.5)  # (12, 12) with -inf off the negatives, (12,)
+    log_ng = L.debiased_log_negatives(torch.logsumexp(negatives, dim=1), positive, n_neg=10, tau_plus=0.1,
+                                      temperature=0.5)
     floor = math.log(10) - 1 / 0.5
     clamped = (log_ng == floor)
     assert 0 < int(clamped.sum()) < len(clamped), log_ng
+
+
+@pytest.mark.parametrize("scale", [0.5, 1 / 0.07, 100.0])
+@pytest.mark.parametrize("m", [1, 20])
+def test_clip_loss_with_negatives_across_scales_and_negative_counts(scale, m):
+    g = torch.Generator().manual_seed(10)
+    a, b = torch.randn(2, 7, 6, generator=g, dtype=torch.float64)
+    negatives = torch.randn(m, 6, generator=g, dtype=torch.float64)
+    assert_close_to_reference(L.clip_loss_with_negatives(a, b, negatives, logit_scale=scale),
+                              R.clip_loss_with_negatives(a, b, negatives, logit_scale=scale))
+
+
+@pytest.mark.parametrize("threshold", [-1.0, -0.2, 0.0, 0.4, 1.0])
+def test_filtered_nt_xent_with_a_reference_model(threshold):
+    """The threshold is decided on the (2N, D') embeddings of another model, not on z1, z2."""
+    g = torch.Generator().manual_seed(11)
+    z1, z2 = torch.randn(2, 7, 5, generator=g, dtype=torch.float64)
+    reference = torch.randn(14, 3, generator=g, dtype=torch.float64)
+    kwargs = {"temperature": 0.2, "threshold": threshold, "reference": reference}
+    assert_close_to_reference(L.filtered_nt_xent(z1, z2, **kwargs), R.filtered_nt_xent(z1, z2, **kwargs))
+    ids = torch.tensor([0, 1, 2, 0, 1, 2, 3])
+    assert_close_to_reference(L.filtered_nt_xent(z1, z2, cluster_ids=ids, **kwargs),
+                              R.filtered_nt_xent(z1, z2, cluster_ids=ids, **kwargs))
+
+
+def test_false_negative_mask_is_the_references_filter():
+    """Mask entry (a, k) is True exactly where the reference leaves negative k of anchor a out."""
+    g = torch.Generator().manual_seed(12)
+    z1, z2 = torch.randn(2, 6, 4, generator=g, dtype=torch.float64)
+    ids = torch.tensor([0, 0, 1, 2, 2, 3])
+    drop = L.false_negative_mask(z1, z2, threshold=0.3, cluster_ids=ids)
+    z = torch.nn.functional.normalize(torch.cat([z1, z2]), dim=1)
+    c = ids.repeat(2)
+    for a in range(12):
+        for k in range(12):
+            negative = k not in (a, (a + 6) % 12)
+            expected = negative and (float(z[a] @ z[k]) >= 0.3 or int(c[a]) == int(c[k]))
+            assert bool(drop[a, k]) == expected, (a, k)
 
 
 @pytest.mark.parametrize("alpha", [1.5, 2, 3])

@@ -9,14 +9,16 @@ import contrastlab.losses as L
 
 from .cases import CASES, make_inputs
 
-TWO_VIEW = [L.nt_xent, L.decoupled_nt_xent, L.debiased_nt_xent, L.hard_negative_nt_xent]
+TWO_VIEW = [L.nt_xent, L.decoupled_nt_xent, L.debiased_nt_xent, L.hard_negative_nt_xent, L.filtered_nt_xent]
 PAIRED = {  # loss -> (names of its two tensor arguments, extra kwargs)
     L.info_nce: (("query", "positive"), {}),
     L.nt_xent: (("z1", "z2"), {}),
     L.decoupled_nt_xent: (("z1", "z2"), {}),
     L.debiased_nt_xent: (("z1", "z2"), {}),
     L.hard_negative_nt_xent: (("z1", "z2"), {}),
+    L.filtered_nt_xent: (("z1", "z2"), {"threshold": 0.5}),
     L.clip_loss: (("a", "b"), {"logit_scale": 10.0}),
+    L.clip_loss_with_negatives: (("a", "b"), {"b_negatives": torch.ones(5, 3), "logit_scale": 10.0}),
     L.siglip_loss: (("a", "b"), {"logit_scale": 10.0, "logit_bias": -10.0}),
     L.alignment: (("x", "y"), {}),
     L.negative_cosine: (("p", "z"), {}),
@@ -74,9 +76,12 @@ def test_empty_dimension():
 
 @pytest.mark.parametrize("loss, arg", [(L.info_nce, "query"), (L.nt_xent, "z1"), (L.decoupled_nt_xent, "z1"),
                                        (L.debiased_nt_xent, "z1"), (L.hard_negative_nt_xent, "z1"),
-                                       (L.clip_loss, "a"), (L.barlow_twins, "z1"), (L.vicreg, "z1")])
+                                       (L.filtered_nt_xent, "z1"), (L.clip_loss, "a"),
+                                       (L.clip_loss_with_negatives, "a"), (L.barlow_twins, "z1"), (L.vicreg, "z1")],
+                         ids=lambda x: x if isinstance(x, str) else x.__name__)
 def test_a_single_sample_where_the_loss_is_undefined(loss, arg):
-    kwargs = {"logit_scale": 10.0} if loss is L.clip_loss else {}
+    kwargs = {L.clip_loss: {"logit_scale": 10.0},
+              L.clip_loss_with_negatives: {"b_negatives": randn(5, 3), "logit_scale": 10.0}}.get(loss, {})
     with pytest.raises(ValueError, match=rf"{arg} must have at least 2 rows \(.+\), got shape \(1, 3\)"):
         loss(randn(1, 3), randn(1, 3), **kwargs)
 
@@ -122,6 +127,8 @@ def test_logit_scale_must_be_positive(bad):
         L.clip_loss(randn(4, 3), randn(4, 3), logit_scale=bad)
     with pytest.raises(ValueError, match=rf"logit_scale must be a finite number > 0, got {bad}"):
         L.siglip_loss(randn(4, 3), randn(4, 3), logit_scale=bad, logit_bias=0.0)
+    with pytest.raises(ValueError, match=rf"logit_scale must be a finite number > 0, got {bad}"):
+        L.clip_loss_with_negatives(randn(4, 3), randn(4, 3), randn(5, 3), logit_scale=bad)
 
 
 def test_logit_bias_must_be_finite():
@@ -192,6 +199,62 @@ class TestInfoNCENegatives:
     def test_symmetric_must_be_a_bool(self):
         with pytest.raises(TypeError, match=r"symmetric must be a bool, got str"):
             L.info_nce(randn(4, 3), randn(4, 3), symmetric="yes")
+
+
+class TestFilteredInputs:
+    @pytest.mark.parametrize("bad", [1.5, -1.01, math.nan, math.inf])
+    def test_threshold_is_a_cosine(self, bad):
+        """A cosine lies in [-1, 1]: a threshold outside is a mistake, not "drop nothing"/"drop all"."""
+        with pytest.raises(ValueError, match=rf"threshold must be a finite number in \[-1.0, 1.0\], got {bad}"):
+            L.filtered_nt_xent(randn(4, 3), randn(4, 3), threshold=bad)
+
+    def test_threshold_type(self):
+        with pytest.raises(TypeError, match=r"threshold must be a float, got str"):
+            L.filtered_nt_xent(randn(4, 3), randn(4, 3), threshold="0.5")
+
+    def test_cluster_ids(self):
+        with pytest.raises(ValueError, match=r"cluster_ids must have shape \(4,\), one label per sample, got \(3,\)"):
+            L.filtered_nt_xent(randn(4, 3), randn(4, 3), cluster_ids=torch.zeros(3, dtype=torch.long))
+        with pytest.raises(TypeError, match=r"cluster_ids must have an integer dtype"):
+            L.filtered_nt_xent(randn(4, 3), randn(4, 3), cluster_ids=torch.zeros(4))
+        with pytest.raises(TypeError, match=r"cluster_ids must be a torch.Tensor of integer class labels, got list"):
+            L.filtered_nt_xent(randn(4, 3), randn(4, 3), cluster_ids=[0, 1, 0, 1])
+
+    def test_reference(self):
+        with pytest.raises(ValueError, match=r"reference must have 2N = 8 rows \(the stacked views "
+                                             r"cat\(\[z1, z2\]\)\), got shape \(5, 2\)"):
+            L.filtered_nt_xent(randn(4, 3), randn(4, 3), threshold=0.5, reference=randn(5, 2))
+        reference = randn(8, 2)
+        reference[3, 1] = math.nan
+        with pytest.raises(ValueError, match=r"reference must be finite"):
+            L.filtered_nt_xent(randn(4, 3), randn(4, 3), threshold=0.5, reference=reference)
+
+    def test_the_mask_checks_its_views(self):
+        with pytest.raises(ValueError, match=r"z1 and z2 must have the same shape, got \(4, 3\) and \(6, 3\)"):
+            L.false_negative_mask(randn(4, 3), randn(6, 3), threshold=0.5)
+        with pytest.raises(ValueError, match=r"z1 must have at least 2 rows"):
+            L.false_negative_mask(randn(1, 3), randn(1, 3))
+        with pytest.raises(TypeError, match=r"z2 must be a torch.Tensor, got list"):
+            L.false_negative_mask(randn(2, 2), [[1.0, 2.0], [3.0, 4.0]])
+
+
+class TestNegativesOfNegCLIP:
+    def test_wrong_feature_size(self):
+        with pytest.raises(ValueError, match=r"b_negatives must have shape \(M, 3\), got \(2, 5\)"):
+            L.clip_loss_with_negatives(randn(4, 3), randn(4, 3), randn(2, 5), logit_scale=1.0)
+
+    @pytest.mark.parametrize("shape", [(5,), (2, 2, 3)])
+    def test_wrong_rank(self, shape):
+        with pytest.raises(ValueError, match=r"b_negatives must be a 2-d tensor"):
+            L.clip_loss_with_negatives(randn(4, 3), randn(4, 3), randn(*shape), logit_scale=1.0)
+
+    def test_non_finite_and_not_a_tensor(self):
+        negatives = randn(6, 3)
+        negatives[2, 0] = math.inf
+        with pytest.raises(ValueError, match=r"b_negatives must be finite, got 1 NaN or inf value\(s\)"):
+            L.clip_loss_with_negatives(randn(4, 3), randn(4, 3), negatives, logit_scale=1.0)
+        with pytest.raises(TypeError, match=r"b_negatives must be a torch.Tensor, got list"):
+            L.clip_loss_with_negatives(randn(4, 3), randn(4, 3), [[0.0, 1.0, 2.0]], logit_scale=1.0)
 
 
 class TestSupConInputs:

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import ToyData, non_negative, positive_int, rng, tensor
+from .. import validation as check
+from .base import ToyData, rng, tensor
 
 
 @dataclass(kw_only=True)
@@ -51,16 +52,14 @@ def anisotropic_gaussian(n: int = 2000, *, dim: int = 32, top_variance: float = 
     coordinates (for kNN accuracy). A fixed random rotation mixes the coordinates.
     Returns: ``AnisotropicGaussian`` with x (n, dim), labels (n,), latents (n, dim), variances (dim,).
     """
-    n = positive_int("n", n, 2)
-    dim = positive_int("dim", dim, 2)
-    n_classes = positive_int("n_classes", n_classes)
-    class_dims = positive_int("class_dims", class_dims)
-    if class_dims > dim:
-        raise ValueError(f"class_dims must be at most dim={dim}, got {class_dims}")
-    view_noise = non_negative("view_noise", view_noise)
-    top, bottom = non_negative("top_variance", top_variance), non_negative("bottom_variance", bottom_variance)
-    if not 0 < bottom <= top:
-        raise ValueError(f"bottom_variance must be in (0, top_variance={top}], got {bottom}")
+    n = check.integer("n", n, 2)
+    dim = check.integer("dim", dim, 2)
+    n_classes = check.integer("n_classes", n_classes, 1)
+    class_dims = check.integer("class_dims", class_dims, 1, dim)
+    view_noise = check.number("view_noise", view_noise, low=0.0)
+    top = check.number("top_variance", top_variance, low=0.0, low_open=True)
+    bottom = check.number("bottom_variance", bottom_variance, low=0.0, high=top, low_open=True)
+    seed = check.seed("seed", seed)
     g = rng(seed)
     variances = np.geomspace(top, bottom, dim)  # (D,) largest first
     latents = g.standard_normal((n, dim)) * np.sqrt(variances)  # (n, D)

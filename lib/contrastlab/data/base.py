@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import validation as check
+
 
 def per_sample(**kwargs):
     """A dataclass field holding one row per sample: indexed by ``subset`` and ``split``."""
@@ -51,13 +53,12 @@ class ToyData:
 
     def generator(self, seed: int = 0) -> torch.Generator:
         """A generator on the data's device, for reproducible views."""
-        return torch.Generator(device=self.device).manual_seed(seed)
+        return torch.Generator(device=self.device).manual_seed(check.seed("seed", seed))
 
     def views(self, idx: Tensor | None = None, *, n_views: int = 2,
               generator: torch.Generator | None = None) -> Tensor:
         """(B, V, ...) ``n_views`` independent random views of the samples ``idx`` (all samples if None)."""
-        if not isinstance(n_views, int) or n_views < 1:
-            raise ValueError(f"n_views must be an integer >= 1, got {n_views!r}")
+        n_views = check.integer("n_views", n_views, 1)
         idx = torch.arange(len(self), device=self.device) if idx is None else idx.to(self.device)
         generator = generator or self.generator()
         return torch.stack([self._view(idx, generator) for _ in range(n_views)], dim=1)
@@ -80,9 +81,9 @@ class ToyData:
 
     def split(self, test_fraction: float = 0.25, *, seed: int = 0) -> tuple["ToyData", "ToyData"]:
         """A seeded random (train, test) split."""
-        if not 0 < test_fraction < 1:
-            raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
-        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed)).to(self.device)
+        test_fraction = check.probability("test_fraction", test_fraction, low_open=True, high_open=True)
+        generator = torch.Generator().manual_seed(check.seed("seed", seed))
+        order = torch.randperm(len(self), generator=generator).to(self.device)
         n_test = max(1, round(test_fraction * len(self)))
         return self.subset(order[n_test:]), self.subset(order[:n_test])
 
@@ -92,36 +93,25 @@ class ToyData:
         return torch.utils.data.TensorDataset(torch.arange(len(self), device=self.device), self.labels)
 
 
-# --- helpers shared by the generators ----------------------------------------------------------
+# --- helpers shared by the generators (their argument checks are contrastlab.validation's) -------
 
 def rng(seed: int) -> np.random.Generator:
-    """The datasets are built with NumPy in float64 on the CPU, so a seed gives the same data on every device."""
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
-    return np.random.default_rng(int(seed))
+    """The datasets are built with NumPy in float64 on the CPU, so a seed gives the same data on every device.
+
+    ``seed`` is checked by ``validation.seed``: every generator rejects ``seed=-1`` (ValueError) and
+    ``seed="1"`` (TypeError) the same way.
+    """
+    return np.random.default_rng(check.seed("seed", seed))
 
 
 def tensor(array: np.ndarray, device, dtype=torch.float32) -> Tensor:
     return torch.as_tensor(np.ascontiguousarray(array), dtype=dtype, device=device)
 
 
-def positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def non_negative(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
 def class_counts(n: int, n_classes: int, imbalance: float) -> np.ndarray:
     """Class sizes summing to n with a geometric long tail: the largest class is ``imbalance`` times the
     smallest (1 = balanced); every class gets at least one sample."""
-    if isinstance(imbalance, bool) or not isinstance(imbalance, (int, float)) or not imbalance >= 1:
-        raise ValueError(f"imbalance must be a number >= 1 (largest / smallest class), got {imbalance!r}")
+    imbalance = check.number("imbalance", imbalance, low=1.0)
     if n < n_classes:
         raise ValueError(f"n must be at least n_classes={n_classes} so that every class has a sample, got {n}")
     weights = float(imbalance) ** (-np.arange(n_classes) / max(n_classes - 1, 1))

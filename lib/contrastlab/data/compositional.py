@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import non_negative, per_sample, positive_int, rng, tensor
+from .. import validation as check
+from .base import per_sample, rng, tensor
 from .paired import PairedModalities
 
 
@@ -58,10 +59,11 @@ def compositional_pairs(n: int = 4000, *, n_objects: int = 10, n_attributes: int
     negatives (which rarely share all four words) the words alone identify the pair; only the swap
     needs the binding. Labels: the unordered object pair (C(O, 2) classes); latents (o1, c1, o2, c2).
     """
-    n = positive_int("n", n, 2)
-    n_objects, n_attributes = positive_int("n_objects", n_objects, 2), positive_int("n_attributes", n_attributes, 2)
-    dim_a, hidden = positive_int("dim_a", dim_a), positive_int("hidden", hidden)
-    noise_a, noise_b = non_negative("noise_a", noise_a), non_negative("noise_b", noise_b)
+    n = check.integer("n", n, 2)
+    n_objects, n_attributes = check.integer("n_objects", n_objects, 2), check.integer("n_attributes", n_attributes, 2)
+    dim_a, hidden = check.integer("dim_a", dim_a, 1), check.integer("hidden", hidden, 1)
+    noise_a, noise_b = check.number("noise_a", noise_a, low=0.0), check.number("noise_b", noise_b, low=0.0)
+    seed = check.seed("seed", seed)
     g = rng(seed)
     objects = np.stack([g.choice(n_objects, 2, replace=False) for _ in range(n)])  # (n, 2) distinct
     attributes = np.stack([g.choice(n_attributes, 2, replace=False) for _ in range(n)])  # (n, 2) distinct
@@ -91,9 +93,10 @@ def swap_attributes(captions: Tensor, n_objects: int, n_attributes: int) -> Tens
 
     A column permutation, so it also applies to noisy captions. Args: captions (N, 2(O + A)).
     """
-    n_objects, n_attributes = positive_int("n_objects", n_objects), positive_int("n_attributes", n_attributes)
+    n_objects, n_attributes = check.integer("n_objects", n_objects, 1), check.integer("n_attributes", n_attributes, 1)
     width = n_objects + n_attributes
-    if not isinstance(captions, Tensor) or captions.ndim != 2 or captions.shape[1] != 2 * width:
+    check.instance("captions", captions, Tensor, f"a (N, {2 * width}) tensor")
+    if captions.ndim != 2 or captions.shape[1] != 2 * width:
         raise ValueError(f"captions must be a (N, {2 * width}) tensor (four one-hot blocks of sizes "
                          f"{n_objects}, {n_attributes}, {n_objects}, {n_attributes}), got "
                          f"{getattr(captions, 'shape', type(captions).__name__)}")
@@ -131,7 +134,7 @@ def swap_partner_rate(data: CompositionalPairs, batch_size: int = 256) -> float:
     number of such samples in ``data``. Plain CLIP only gets a binding signal from these anchors."""
     if not isinstance(data, CompositionalPairs):
         raise TypeError(f"data must be a CompositionalPairs (compositional_pairs), got {type(data).__name__}")
-    batch_size = positive_int("batch_size", batch_size, 2)
+    batch_size = check.integer("batch_size", batch_size, 2)
     counts: dict[tuple, int] = {}
     for key in _bindings(data.objects, data.attributes):
         counts[key] = counts.get(key, 0) + 1

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import ToyData, positive_int, tensor
+from .. import validation as check
+from .base import ToyData, tensor
 
 AUGMENTATIONS = ("crop", "rotate", "noise", "blur", "cutout")
 
@@ -30,6 +31,18 @@ def _uniform(shape, low, high, generator, device):
     return low + (high - low) * torch.rand(shape, generator=generator, device=device)
 
 
+def _augmentations(augmentations: object) -> tuple[str, ...]:
+    """A tuple of names from ``AUGMENTATIONS`` (a single name is a one-element tuple)."""
+    if isinstance(augmentations, str):
+        augmentations = (augmentations,)
+    if not isinstance(augmentations, (tuple, list)) or not all(isinstance(a, str) for a in augmentations):
+        raise TypeError(f"augmentations must be a tuple of names from {AUGMENTATIONS}, got {augmentations!r}")
+    unknown = set(augmentations) - set(AUGMENTATIONS)
+    if unknown:
+        raise ValueError(f"augmentations must be drawn from {AUGMENTATIONS}, got unknown {sorted(unknown)}")
+    return tuple(augmentations)
+
+
 def augment_digits(images: Tensor, *, strength: float = 0.5, augmentations: tuple[str, ...] = AUGMENTATIONS,
                    generator: torch.Generator | None = None) -> Tensor:
     """Random augmentations of a batch of (B, 1, 8, 8) images, each drawn independently per image.
@@ -39,14 +52,13 @@ def augment_digits(images: Tensor, *, strength: float = 0.5, augmentations: tupl
     ``cutout`` blanks a 3x3 square with probability s; ``noise`` adds Gaussian noise of std 0.2 s.
     s = 0 returns the images unchanged. Geometry uses one affine resampling per image.
     """
-    if not (isinstance(strength, (int, float)) and 0 <= strength <= 1):
-        raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
-    unknown = set(augmentations) - set(AUGMENTATIONS)
-    if unknown:
-        raise ValueError(f"augmentations must be drawn from {AUGMENTATIONS}, got unknown {sorted(unknown)}")
+    s = check.probability("strength", strength)
+    augmentations = _augmentations(augmentations)
+    check.tensor("images", images, dtype="floating", dims="(B, 1, 8, 8)")
     if images.ndim != 4 or images.shape[1:] != (1, 8, 8):
         raise ValueError(f"images must have shape (B, 1, 8, 8), got {tuple(images.shape)}")
-    x, s, b, dev = images, float(strength), len(images), images.device
+    check.instance("generator", generator, torch.Generator, "a torch.Generator", optional=True)
+    x, b, dev = images, len(images), images.device
     generator = generator or torch.Generator(device=dev).manual_seed(0)
     if s == 0 or b == 0:
         return x.clone()
@@ -89,15 +101,16 @@ def digits(*, strength: float = 0.5, augmentations: tuple[str, ...] = AUGMENTATI
     """
     from sklearn.datasets import load_digits
 
-    augment_digits(torch.zeros(0, 1, 8, 8), strength=strength, augmentations=tuple(augmentations))  # validate
+    strength = check.probability("strength", strength)
+    augmentations = _augmentations(augmentations)
+    imbalance = check.number("imbalance", imbalance, low=1.0)
+    n = None if n is None else check.integer("n", n, 2)
+    seed = check.seed("seed", seed)
     bunch = load_digits()
     images, labels = bunch.images / 16.0, bunch.target
     data = Digits(x=tensor(images[:, None], device), labels=tensor(labels, device, torch.long),
-                  strength=float(strength), augmentations=tuple(augmentations),
-                  knobs=dict(strength=float(strength), augmentations=tuple(augmentations), n=n,
-                             imbalance=imbalance, seed=seed))
-    if isinstance(imbalance, bool) or not isinstance(imbalance, (int, float)) or not imbalance >= 1:
-        raise ValueError(f"imbalance must be a number >= 1 (largest / smallest class), got {imbalance!r}")
+                  strength=strength, augmentations=augmentations,
+                  knobs=dict(strength=strength, augmentations=augmentations, n=n, imbalance=imbalance, seed=seed))
     if imbalance > 1:
         order = torch.Generator().manual_seed(seed + 1)
         keep = []
@@ -108,7 +121,6 @@ def digits(*, strength: float = 0.5, augmentations: tuple[str, ...] = AUGMENTATI
             keep.append(members[torch.randperm(len(members), generator=order)[:count]])
         data = data.subset(torch.cat(keep).sort().values)
     if n is not None:
-        n = positive_int("n", n, 2)
         if n > len(data):
             raise ValueError(f"n must be at most {len(data)} (the digits set), got {n}")
         data = data.subset(torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n])

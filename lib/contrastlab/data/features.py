@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import ToyData, non_negative, per_sample, positive_int, random_unit_vectors, rng, tensor
+from .. import validation as check
+from .base import ToyData, per_sample, random_unit_vectors, rng, tensor
 
 
 @dataclass(kw_only=True)
@@ -57,17 +58,18 @@ def feature_mix(n: int = 2000, *, n_classes: int = 2, n_subclasses: int = 2, eas
     Returns: ``FeatureMix`` with x (n, easy_dims + class_dims + subclass_dims), labels = class,
     ``subclass``, latents (class, subclass, easy id).
     """
-    n = positive_int("n", n, 2)
-    n_classes = positive_int("n_classes", n_classes)
-    n_subclasses = positive_int("n_subclasses", n_subclasses)
-    dims = [positive_int(name, d) for name, d in
+    n = check.integer("n", n, 2)
+    n_classes = check.integer("n_classes", n_classes, 1)
+    n_subclasses = check.integer("n_subclasses", n_subclasses, 1)
+    dims = [check.integer(name, d, 1) for name, d in
             (("easy_dims", easy_dims), ("class_dims", class_dims), ("subclass_dims", subclass_dims))]
-    strengths = [non_negative(name, s) for name, s in (("easy_strength", easy_strength),
-                                                        ("class_strength", class_strength),
-                                                        ("subclass_strength", subclass_strength))]
-    view_noise = non_negative("view_noise", view_noise)
-    easy_view_noise = non_negative("easy_view_noise", easy_view_noise)
-    n_easy_values = n if n_easy_values is None else positive_int("n_easy_values", n_easy_values)
+    strengths = [check.number(name, s, low=0.0) for name, s in (("easy_strength", easy_strength),
+                                                                 ("class_strength", class_strength),
+                                                                 ("subclass_strength", subclass_strength))]
+    view_noise = check.number("view_noise", view_noise, low=0.0)
+    easy_view_noise = check.number("easy_view_noise", easy_view_noise, low=0.0)
+    n_easy_values = n if n_easy_values is None else check.integer("n_easy_values", n_easy_values, 1)
+    seed = check.seed("seed", seed)
     g = rng(seed)
     labels = g.integers(0, n_classes, n)
     subclass = g.integers(0, n_subclasses, n)

@@ -6,18 +6,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from .base import positive_int
+from .. import validation as check
 from .paired import PairedModalities
-
-
-def correlation(rho: object) -> float:
-    """A correlation in (-1, 1), as a float."""
-    if isinstance(rho, bool) or not isinstance(rho, (int, float, np.floating)) or not -1 < rho < 1:
-        raise ValueError(f"rho must be a correlation in (-1, 1), got {rho!r}")
-    return float(rho)
 
 
 @dataclass(kw_only=True)
@@ -43,14 +35,14 @@ def correlated_gaussians(n: int = 2000, *, dim: int = 4, rho: float = 0.9, seed:
     device), then moved and cast to ``dtype``.
     Returns: ``CorrelatedGaussians`` with x (n, dim), b = y (n, dim), labels (n,) zeros.
     """
-    n, dim, rho = positive_int("n", n), positive_int("dim", dim), correlation(rho)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
-    generator = torch.Generator().manual_seed(int(seed))
+    n, dim = check.integer("n", n, 1), check.integer("dim", dim, 1)
+    rho = check.number("rho", rho, low=-1.0, high=1.0, low_open=True, high_open=True)
+    seed = check.seed("seed", seed)
+    generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, dim, generator=generator, dtype=torch.float64)  # (n, d)
     eps = torch.randn(n, dim, generator=generator, dtype=torch.float64)  # (n, d)
     y = rho * x + math.sqrt(1 - rho ** 2) * eps  # (n, d)
-    knobs = dict(n=n, dim=dim, rho=rho, seed=int(seed))
+    knobs = dict(n=n, dim=dim, rho=rho, seed=seed)
     return CorrelatedGaussians(x=x.to(device=device, dtype=dtype), b=y.to(device=device, dtype=dtype),
                                labels=torch.zeros(n, dtype=torch.long, device=device), noise_a=0.0, noise_b=0.0,
                                rho=rho, knobs=knobs)

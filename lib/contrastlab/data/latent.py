@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import ToyData, non_negative, positive_int, random_unit_vectors, rng, tensor
+from .. import validation as check
+from .base import ToyData, random_unit_vectors, rng, tensor
 
 _SLOPE = 0.2  # leaky-ReLU slope: invertible, and far enough from linear to matter
 
@@ -55,12 +56,13 @@ def latent_mlp(n: int = 4000, *, latent_dim: int = 4, obs_dim: int = 16, n_layer
     ``labels`` are coarse classes for kNN/probes: the nearest of ``n_classes`` random directions to z.
     Returns: ``LatentMLP`` with x (n, obs_dim), latents z (n, latent_dim), labels (n,).
     """
-    n = positive_int("n", n, 2)
-    latent_dim = positive_int("latent_dim", latent_dim, 2)
-    obs_dim = positive_int("obs_dim", obs_dim, latent_dim)
-    n_layers = positive_int("n_layers", n_layers)
-    n_classes = positive_int("n_classes", n_classes)
-    view_noise = non_negative("view_noise", view_noise)
+    n = check.integer("n", n, 2)
+    latent_dim = check.integer("latent_dim", latent_dim, 2)
+    obs_dim = check.integer("obs_dim", obs_dim, latent_dim)
+    n_layers = check.integer("n_layers", n_layers, 1)
+    n_classes = check.integer("n_classes", n_classes, 1)
+    view_noise = check.number("view_noise", view_noise, low=0.0)
+    seed = check.seed("seed", seed)
     g = rng(seed)
     z = random_unit_vectors(g, n, latent_dim)
     weights = []

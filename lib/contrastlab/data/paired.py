@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import ToyData, class_counts, non_negative, per_sample, positive_int, rng, sample_vmf, tensor
-from .base import random_unit_vectors
+from .. import validation as check
+from .base import ToyData, class_counts, per_sample, random_unit_vectors, rng, sample_vmf, tensor
 
 
 def _random_mlp(g: np.random.Generator, d_in: int, d_out: int, hidden: int) -> list[np.ndarray]:
@@ -29,7 +29,7 @@ class PairedModalities(ToyData):
 
     def views(self, idx: Tensor | None = None, *, n_views: int = 2,
               generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        if n_views != 2:
+        if check.integer("n_views", n_views, 1) != 2:
             raise ValueError(f"paired data has exactly two views (one per modality), got n_views={n_views}")
         idx = torch.arange(len(self), device=self.device) if idx is None else idx.to(self.device)
         generator = generator or self.generator()
@@ -52,13 +52,14 @@ def paired_modalities(n: int = 2000, *, latent_dim: int = 8, dim_a: int = 32, di
     embeddings.
     Returns: ``PairedModalities`` with x = a (n, dim_a), b (n, dim_b), latents z, labels.
     """
-    n = positive_int("n", n, 2)
-    latent_dim, dim_a, dim_b, hidden = (positive_int(k, v) for k, v in
+    n = check.integer("n", n, 2)
+    latent_dim, dim_a, dim_b, hidden = (check.integer(k, v, 1) for k, v in
                                         (("latent_dim", latent_dim), ("dim_a", dim_a), ("dim_b", dim_b),
                                          ("hidden", hidden)))
-    n_classes = positive_int("n_classes", n_classes)
-    concentration = non_negative("concentration", concentration)
-    noise_a, noise_b = non_negative("noise_a", noise_a), non_negative("noise_b", noise_b)
+    n_classes = check.integer("n_classes", n_classes, 1)
+    concentration = check.number("concentration", concentration, low=0.0)
+    noise_a, noise_b = check.number("noise_a", noise_a, low=0.0), check.number("noise_b", noise_b, low=0.0)
+    seed = check.seed("seed", seed)
     g = rng(seed)
     labels = g.permutation(np.repeat(np.arange(n_classes), class_counts(n, n_classes, 1.0)))
     z = sample_vmf(g, random_unit_vectors(g, n_classes, latent_dim)[labels], concentration)

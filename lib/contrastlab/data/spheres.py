@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import (ToyData, class_counts, non_negative, positive_int, random_unit_vectors, rng,
-                   sample_vmf, tensor)
+from .. import validation as check
+from .base import ToyData, class_counts, random_unit_vectors, rng, sample_vmf, tensor
 
 
 @dataclass(kw_only=True)
@@ -47,13 +47,14 @@ def vmf_mixture(n: int = 2000, *, n_classes: int = 10, dim: int = 16, concentrat
         dim: the dimension D of the ambient space (the sphere S^{D-1}).
     Returns: ``SphereMixture`` with x (n, dim) unit vectors, labels (n,), latents = x, means (K, dim).
     """
-    n = positive_int("n", n, 2)
-    n_classes = positive_int("n_classes", n_classes)
-    dim = positive_int("dim", dim, 2)
-    concentration = non_negative("concentration", concentration)
-    view_noise = non_negative("view_noise", view_noise)
-    if kind not in ("vmf", "gaussian"):
-        raise ValueError(f"kind must be 'vmf' or 'gaussian', got {kind!r}")
+    n = check.integer("n", n, 2)
+    n_classes = check.integer("n_classes", n_classes, 1)
+    dim = check.integer("dim", dim, 2)
+    concentration = check.number("concentration", concentration, low=0.0)
+    view_noise = check.number("view_noise", view_noise, low=0.0)
+    kind = check.choice("kind", kind, ("vmf", "gaussian"))
+    imbalance = check.number("imbalance", imbalance, low=1.0)
+    seed = check.seed("seed", seed)
     g = rng(seed)
     counts = class_counts(n, n_classes, imbalance)
     labels = g.permutation(np.repeat(np.arange(n_classes), counts))

@@ -24,11 +24,12 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from numbers import Integral, Real
 from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from .. import validation as check
 
 __all__ = [
     "DATA_DIR", "load_sentences", "load_sts_pairs",
@@ -122,26 +123,10 @@ def load_sts_pairs(*, device: torch.device | str | None = None) -> tuple[list[st
     return [r[1] for r in rows], [r[2] for r in rows], scores
 
 
-# --- argument checks ---------------------------------------------------------------------------
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_strength(strength: object) -> float:
-    if isinstance(strength, bool) or not isinstance(strength, Real):
-        raise TypeError(f"strength must be a real number in [0, 1], got {type(strength).__name__} {strength!r}")
-    if not 0.0 <= float(strength) <= 1.0:  # also rejects NaN
-        raise ValueError(f"strength must be in [0, 1], got {strength!r}")
-    return float(strength)
-
+# --- argument checks (the scalar checks are contrastlab.validation's) ----------------------------
 
 def _check_generator(generator: object) -> torch.Generator:
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)), "
-                        f"got {type(generator).__name__}")
+    check.instance("generator", generator, torch.Generator, "a torch.Generator (e.g. torch.Generator().manual_seed(0))")
     if generator.device.type != "cpu":
         raise ValueError(f"generator must be a CPU generator (the views draw on the CPU), "
                          f"got one on {generator.device}")
@@ -169,7 +154,8 @@ def _check_sentences(sentences: object) -> list[str]:
 
 
 def _check_mask_token(mask_token: object) -> str:
-    if not isinstance(mask_token, str) or not mask_token or mask_token.split() != [mask_token]:
+    check.instance("mask_token", mask_token, str, "a str")
+    if not mask_token or mask_token.split() != [mask_token]:
         raise ValueError(f"mask_token must be a non-empty string without whitespace, got {mask_token!r}")
     return mask_token
 
@@ -183,7 +169,7 @@ def identity(sentence: str, strength: float = 0.0, generator: torch.Generator | 
     and ``strength``, ignores ``generator`` (which may be None) and draws nothing.
     """
     _words(sentence)
-    _check_strength(strength)
+    check.probability("strength", strength)
     return sentence
 
 
@@ -195,7 +181,7 @@ def word_deletion(sentence: str, strength: float, generator: torch.Generator) ->
     unchanged and draws nothing from ``generator``.
     """
     words = _words(sentence)
-    strength = _check_strength(strength)
+    strength = check.probability("strength", strength)
     _check_generator(generator)
     if strength == 0.0:
         return sentence
@@ -215,7 +201,7 @@ def word_swap(sentence: str, strength: float, generator: torch.Generator) -> str
     strength 0 return ``sentence`` unchanged; strength 0 draws nothing from ``generator``.
     """
     words = _words(sentence)
-    strength = _check_strength(strength)
+    strength = check.probability("strength", strength)
     _check_generator(generator)
     n = len(words)
     if strength == 0.0 or n < 2:
@@ -236,7 +222,7 @@ def span_mask(sentence: str, strength: float, generator: torch.Generator, *, mas
     its special id. Strength 0 returns ``sentence`` unchanged and draws nothing from ``generator``.
     """
     words = _words(sentence)
-    strength = _check_strength(strength)
+    strength = check.probability("strength", strength)
     _check_generator(generator)
     mask_token = _check_mask_token(mask_token)
     if strength == 0.0:
@@ -274,13 +260,13 @@ class TextViews:
                  seed: int = 0, *, mask_token: str = "[MASK]"):
         if isinstance(kinds, str):
             kinds = (kinds,)
-        if not isinstance(kinds, Sequence) or not kinds or any(k not in VIEWS for k in kinds):
+        if not isinstance(kinds, Sequence):
+            raise TypeError(f"kinds must be a sequence of names from {sorted(VIEWS)}, got {type(kinds).__name__}")
+        if not kinds or any(k not in VIEWS for k in kinds):
             raise ValueError(f"kinds must be a non-empty sequence of names from {sorted(VIEWS)}, got {kinds!r}")
-        if isinstance(seed, bool) or not isinstance(seed, Integral):
-            raise TypeError(f"seed must be an integer, got {type(seed).__name__} {seed!r}")
         self.kinds = tuple(kinds)
-        self.strength = _check_strength(strength)
-        self.seed = int(seed)
+        self.strength = check.probability("strength", strength)
+        self.seed = check.seed("seed", seed)
         self.mask_token = _check_mask_token(mask_token)
         self.generator = torch.Generator().manual_seed(self.seed)
 
@@ -317,7 +303,7 @@ def text_pairs(sentences: Sequence[str], views: Callable[[list[str]], list[str]]
     sentences = _check_sentences(sentences)
     if not callable(views):
         raise TypeError(f"views must be a callable from a list of sentences to a list, got {type(views).__name__}")
-    n_views = _check_int("n_views", n_views, 1)
+    n_views = check.integer("n_views", n_views, 1)
     copies = []
     for _ in range(n_views):
         copy = list(views(list(sentences)))
@@ -352,10 +338,12 @@ def build_vocab(sentences: Sequence[str], min_count: int = 1, specials: Sequence
     same sentences always give the same vocabulary. ``encode`` needs [PAD], [UNK], [CLS] and [SEP].
     """
     sentences = _check_sentences(sentences)
-    min_count = _check_int("min_count", min_count, 1)
+    min_count = check.integer("min_count", min_count, 1)
     if isinstance(specials, str) or not isinstance(specials, Sequence):
-        raise ValueError(f"specials must be a sequence of strings, got {specials!r}")
-    if not all(isinstance(s, str) and s for s in specials) or len(set(specials)) != len(specials):
+        raise TypeError(f"specials must be a sequence of strings, got {type(specials).__name__} {specials!r}")
+    if not all(isinstance(s, str) for s in specials):
+        raise TypeError(f"specials must be a sequence of strings, got {specials!r}")
+    if not all(specials) or len(set(specials)) != len(specials):
         raise ValueError(f"specials must be distinct non-empty strings, got {specials!r}")
     counts = Counter(t for s in sentences for t in simple_tokenize(s) if t not in specials)
     words = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
@@ -379,7 +367,7 @@ def encode(sentences: Sequence[str], vocab: Mapping[str, int], max_len: int = 32
     missing = [t for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]") if t not in vocab]
     if missing:
         raise ValueError(f"vocab must contain the special tokens [PAD], [UNK], [CLS] and [SEP], missing {missing}")
-    max_len = _check_int("max_len", max_len, 2)
+    max_len = check.integer("max_len", max_len, 2)
     pad, unk, cls, sep = (vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]"))
     rows, lengths = [], []
     for s in sentences:

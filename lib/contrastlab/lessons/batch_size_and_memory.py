@@ -44,6 +44,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.weak import WeakIdKeyDictionary
 
+from .. import validation as check
+
 __all__ = ["PeakMemory", "SavedTensors", "peak_memory", "saved_tensor_bytes", "rss_available", "METHODS"]
 
 METHODS = ("auto", "cuda", "tensors", "rss")
@@ -92,6 +94,8 @@ def _callable(fn: object) -> Callable[[], Any]:
 def _device(device: object) -> torch.device:
     if device is None:
         return torch.device("cpu")
+    check.instance("device", device, (str, torch.device), "a torch.device or a device string like 'cpu' or 'cuda'",
+                   optional=True)
     try:
         return torch.device(device)
     except (RuntimeError, TypeError) as error:
@@ -105,8 +109,7 @@ def rss_available() -> bool:
 
 
 def _resolve(method: object, device: torch.device) -> str:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    method = check.choice("method", method, METHODS)
     if method == "auto":
         return "cuda" if device.type == "cuda" else "tensors"
     if method == "cuda" and device.type != "cuda":

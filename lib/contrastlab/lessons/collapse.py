@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from .. import losses as L
 from .. import metrics as M
-from ..data.base import ToyData, non_negative, positive_int, rng, tensor
+from ..data.base import ToyData
 from .. import validation as check
 from ..methods import SupConSimCLR, loss_default
 from ..models import Encoder, build_encoder, mlp
@@ -81,10 +81,9 @@ def collapsed_loss(method: str, *, batch_size: int = 128, dim: int = 32, **optio
     ``temperature``); the others (``stop_gradient``, ``use_predictor``, ``ema``, ...) do not change
     the value and are ignored.
     """
-    if method not in COLLAPSED_LOSS_METHODS:
-        raise ValueError(f"method must be one of {COLLAPSED_LOSS_METHODS}, got {method!r}")
-    batch_size = positive_int("batch_size", batch_size, 2)
-    dim = positive_int("dim", dim)
+    method = check.choice("method", method, COLLAPSED_LOSS_METHODS)
+    batch_size = check.integer("batch_size", batch_size, 2)
+    dim = check.integer("dim", dim, 1)
     c = torch.zeros(batch_size, dim, dtype=torch.float64)  # (N, D)
     c[:, 0] = 1.0  # every row the same unit vector e_1: cosines are exactly 1
     if method == "simsiam":
@@ -119,12 +118,12 @@ def encoder_with_projector(input_dim: int, *, projector: str = "mlp", feature_di
     Linear-BN-ReLU-Linear head. The backbone is initialised first from ``seed``, so the three arms
     start from the same backbone weights. ``out_dim`` defaults to ``feature_dim``.
     """
-    input_dim = positive_int("input_dim", input_dim)
-    feature_dim = positive_int("feature_dim", feature_dim)
-    hidden = positive_int("hidden", hidden)
-    out_dim = feature_dim if out_dim is None else positive_int("out_dim", out_dim)
-    if projector not in PROJECTORS:
-        raise ValueError(f"projector must be one of {PROJECTORS}, got {projector!r}")
+    input_dim = check.integer("input_dim", input_dim, 1)
+    feature_dim = check.integer("feature_dim", feature_dim, 1)
+    hidden = check.integer("hidden", hidden, 1)
+    out_dim = feature_dim if out_dim is None else check.integer("out_dim", out_dim, 1)
+    projector = check.choice("projector", projector, PROJECTORS)
+    seed = check.seed("seed", seed)
     if projector == "none" and out_dim != feature_dim:
         raise ValueError(f"out_dim must equal feature_dim={feature_dim} when projector='none', got {out_dim}")
     with torch.random.fork_rng(devices=[]):
@@ -143,6 +142,8 @@ def supcon_simclr(data: ToyData, *, weight: float = 0.5, temperature: float = lo
                   feature_dim: int = 64, hidden: int = 128, seed: int = 0) -> SupConSimCLR:
     """A ``SupConSimCLR`` with the default encoder for ``data``, initialised from ``seed`` exactly as
     ``fit(data, "simclr", seed=seed)`` initialises its own: pass it to ``fit`` as the method."""
+    check.instance("data", data, ToyData, "a ToyData (e.g. data.feature_mix())")
+    seed = check.seed("seed", seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         encoder = build_encoder(tuple(data.x.shape[1:]), feature_dim=feature_dim, out_dim=out_dim, hidden=hidden)

@@ -108,8 +108,7 @@ def filter_quality(removed: Tensor, labels: Tensor, candidate_labels: Tensor | N
         threshold: recorded in the result, for sweeps.
     Returns: ``FilterQuality`` with counts; ``.precision``, ``.recall``, ``.true_negative_loss``.
     """
-    if not isinstance(removed, Tensor) or removed.dtype != torch.bool or removed.ndim != 2:
-        raise ValueError(f"removed must be a 2-d bool tensor (N, M), got {removed!r:.80}")
+    check.tensor("removed", removed, ndim=2, dtype="bool", dims="(N, M)")
     same, negatives = _pair_labels(labels, candidate_labels, tuple(removed.shape), removed.device)
     removed = removed & negatives
     fn, tn = same & negatives, ~same & negatives
@@ -130,10 +129,9 @@ def threshold_sweep(similarity: Tensor, labels: Tensor, thresholds, *,
         thresholds: an iterable of numbers in [-1, 1].
     Returns: one ``FilterQuality`` per threshold, in order.
     """
-    if not isinstance(similarity, Tensor) or not similarity.is_floating_point() or similarity.ndim != 2:
-        raise ValueError(f"similarity must be a 2-d floating tensor (N, M), got {similarity!r:.80}")
+    check.tensor("similarity", similarity, ndim=2, dtype="floating", dims="(N, M)")
     return [filter_quality(similarity >= t, labels, candidate_labels, threshold=t)
-            for t in (float(check.real_number("threshold", float(t), low=-1.0, high=1.0)) for t in thresholds)]
+            for t in (check.number("threshold", t, low=-1.0, high=1.0) for t in thresholds)]
 
 
 @dataclass(frozen=True)

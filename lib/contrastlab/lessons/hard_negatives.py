@@ -21,8 +21,6 @@ Dependencies point one way: this module uses torch and ``contrastlab.losses`` he
 
 from __future__ import annotations
 
-from numbers import Integral, Real
-
 import torch
 from torch import Tensor
 
@@ -30,14 +28,6 @@ from .. import validation as check
 from ..losses.core import compute_dtype, l2_normalize
 
 __all__ = ["mix", "hardest_negatives", "mochi_negatives", "with_real_negatives"]
-
-
-def _count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
 
 
 def mix(a: Tensor, b: Tensor, alpha: Tensor | float) -> Tensor:
@@ -49,17 +39,14 @@ def mix(a: Tensor, b: Tensor, alpha: Tensor | float) -> Tensor:
     Returns: (..., D) unit vectors, in float32 or wider. For unit inputs the result lies on the
         shorter great-circle arc between them; antipodal inputs mixed half-half give a zero row.
     """
-    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
-        raise TypeError(f"a and b must be tensors, got {type(a).__name__} and {type(b).__name__}")
+    check.tensor("a", a)
+    check.tensor("b", b)
     check.same_shape("a", a, "b", b)
-    if isinstance(alpha, Real) and not isinstance(alpha, bool):
-        if not 0.0 <= float(alpha) <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    elif isinstance(alpha, Tensor):
+    if isinstance(alpha, Tensor):
         if bool(((alpha < 0) | (alpha > 1)).any()):
             raise ValueError(f"alpha must be in [0, 1], got values in [{float(alpha.min())}, {float(alpha.max())}]")
     else:
-        raise TypeError(f"alpha must be a number or a tensor, got {type(alpha).__name__}")
+        alpha = check.probability("alpha", alpha)
     dtype = compute_dtype(a, b)
     return l2_normalize(alpha * l2_normalize(a, dtype) + (1 - alpha) * l2_normalize(b, dtype))
 
@@ -73,16 +60,16 @@ def hardest_negatives(query: Tensor, negatives: Tensor, n_hardest: int) -> tuple
     Returns: ((N, n_hardest, D) unit vectors, (N, n_hardest) their cosine similarities to the query).
     """
     check.embeddings("query", query)
-    if not isinstance(negatives, Tensor) or negatives.ndim not in (2, 3):
-        shape = tuple(negatives.shape) if isinstance(negatives, Tensor) else type(negatives).__name__
-        raise ValueError(f"negatives must be (M, D) shared or (N, M, D) per query, got {shape}")
+    check.tensor("negatives", negatives, dims="(M, D) shared or (N, M, D) per query")
+    if negatives.ndim not in (2, 3):
+        raise ValueError(f"negatives must be (M, D) shared or (N, M, D) per query, got shape {tuple(negatives.shape)}")
     check.embeddings("negatives", negatives, ndim=negatives.ndim)
     check.same_device(query=query, negatives=negatives)
     n, d = query.shape
     if negatives.shape[-1] != d or (negatives.ndim == 3 and len(negatives) != n):
         raise ValueError(f"negatives must have shape (M, {d}) or ({n}, M, {d}), got {tuple(negatives.shape)}")
     m = negatives.shape[-2]
-    n_hardest = _count("n_hardest", n_hardest, 1)
+    n_hardest = check.integer("n_hardest", n_hardest, 1)
     if n_hardest > m:
         raise ValueError(f"n_hardest must be <= the {m} negatives per query, got {n_hardest}")
     dtype = compute_dtype(query, negatives)
@@ -122,17 +109,15 @@ def mochi_negatives(query: Tensor, negatives: Tensor, *, n_hardest: int, n_mixed
     Cost: 2 N M D flops for the similarities, O(N (M + (s + s') D)) memory.
     References: Kalantidis et al. 2020 ("Hard Negative Mixing for Contrastive Learning", NeurIPS).
     """
-    n_mixed = _count("n_mixed", n_mixed, 0)
-    n_query_mixed = _count("n_query_mixed", n_query_mixed, 0)
+    n_mixed = check.integer("n_mixed", n_mixed, 0)
+    n_query_mixed = check.integer("n_query_mixed", n_query_mixed, 0)
     if n_mixed + n_query_mixed == 0:
         raise ValueError("n_mixed + n_query_mixed must be >= 1: there would be no synthetic negative")
     share = float(check.real_number("max_query_share", max_query_share, low=0.0, high=1.0))
     if share == 0.0:
         raise ValueError("max_query_share must be in (0, 1], got 0.0 (use n_query_mixed=0 for no query mixing)")
-    if not isinstance(detach, bool):
-        raise TypeError(f"detach must be a bool, got {type(detach).__name__}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    detach = check.boolean("detach", detach)
+    check.instance("generator", generator, torch.Generator, "a torch.Generator", optional=True)
     if detach:
         query, negatives = query.detach(), negatives.detach()
     pool, _ = hardest_negatives(query, negatives, n_hardest)  # (N, n_hardest, D)
@@ -164,8 +149,9 @@ def with_real_negatives(negatives: Tensor, synthetic: Tensor) -> Tensor:
     Returns: (N, M + S, D), in the wider of the two dtypes.
     """
     check.embeddings("synthetic", synthetic, ndim=3)
-    if not isinstance(negatives, Tensor) or negatives.ndim not in (2, 3):
-        raise ValueError("negatives must be an (M, D) or (N, M, D) tensor")
+    check.tensor("negatives", negatives, dims="(M, D) or (N, M, D)")
+    if negatives.ndim not in (2, 3):
+        raise ValueError(f"negatives must be an (M, D) or (N, M, D) tensor, got shape {tuple(negatives.shape)}")
     n, _, d = synthetic.shape
     if negatives.shape[-1] != d or (negatives.ndim == 3 and len(negatives) != n):
         raise ValueError(f"negatives must have shape (M, {d}) or ({n}, M, {d}) to go with synthetic "

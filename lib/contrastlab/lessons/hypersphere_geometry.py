@@ -20,17 +20,15 @@ import torch
 from scipy.stats import rankdata
 from torch import Tensor, nn
 
+from .. import validation as check
 
 __all__ = ["sphere_uniform", "cone", "offset_last_layer", "partial_spearman"]
 
 
-def _size(name: str, value: object, minimum: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _generator(generator: torch.Generator | None, seed: int) -> torch.Generator:
+    """``generator`` if given, else a CPU generator seeded with ``seed`` (both checked)."""
+    check.instance("generator", generator, torch.Generator, "a torch.Generator", optional=True)
+    seed = check.seed("seed", seed)
     return generator if generator is not None else torch.Generator().manual_seed(seed)
 
 
@@ -42,7 +40,7 @@ def sphere_uniform(n: int, dim: int, *, generator: torch.Generator | None = None
     uniform on the sphere (Muller 1959). Drawn on the CPU from ``generator`` (or ``seed``), so a seed
     gives the same points on every device. Returns: (n, dim) unit rows.
     """
-    n, dim = _size("n", n, 1), _size("dim", dim, 2)
+    n, dim = check.integer("n", n, 1), check.integer("dim", dim, 2)
     g = torch.randn(n, dim, generator=_generator(generator, seed), dtype=torch.float64)  # (n, dim)
     return (g / g.norm(dim=1, keepdim=True)).to(device=device, dtype=dtype)
 
@@ -57,15 +55,15 @@ def cone(n: int, dim: int, *, spread: float = 0.2, direction: Tensor | None = No
     spread grows (the set tends to ``sphere_uniform``). ``direction`` defaults to the first axis.
     Returns: (n, dim) unit rows.
     """
-    n, dim = _size("n", n, 1), _size("dim", dim, 2)
-    if isinstance(spread, bool) or not isinstance(spread, (int, float)) or not math.isfinite(spread) or spread < 0:
-        raise ValueError(f"spread must be a finite number >= 0, got {spread!r}")
+    n, dim = check.integer("n", n, 1), check.integer("dim", dim, 2)
+    spread = check.number("spread", spread, low=0.0)
     if direction is None:
         e = torch.zeros(dim, dtype=torch.float64)
         e[0] = 1.0
     else:
-        if not isinstance(direction, Tensor) or direction.shape != (dim,):
-            raise ValueError(f"direction must be a tensor of shape ({dim},), got {direction!r:.80}")
+        check.tensor("direction", direction, ndim=1, dims=f"({dim},)")
+        if direction.shape != (dim,):
+            raise ValueError(f"direction must be a tensor of shape ({dim},), got shape {tuple(direction.shape)}")
         e = direction.detach().to("cpu", torch.float64)
         if not float(e.norm()) > 0 or not bool(torch.isfinite(e).all()):
             raise ValueError("direction must be a finite non-zero vector")
@@ -92,21 +90,19 @@ def offset_last_layer(module: nn.Module, offset: float, *, direction: Tensor | N
             ``generator`` (or ``seed``).
     Returns: the unit direction (out_features,), on the CPU.
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    check.instance("module", module, nn.Module, "a torch.nn.Module")
     linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
     if not linears:
         raise ValueError("module has no nn.Linear layer to offset")
     last = linears[-1]
     if last.bias is None:
         raise ValueError("the last nn.Linear of module has no bias (bias=False); nothing to offset")
-    if isinstance(offset, bool) or not isinstance(offset, (int, float)) or not math.isfinite(offset) or offset < 0:
-        raise ValueError(f"offset must be a finite number >= 0, got {offset!r}")
+    offset = check.number("offset", offset, low=0.0)
     out = last.out_features
     if direction is None:
         direction = torch.randn(out, generator=_generator(generator, seed), dtype=torch.float64)
-    elif not isinstance(direction, Tensor) or direction.shape != (out,):
-        raise ValueError(f"direction must be a tensor of shape ({out},), got {direction!r:.80}")
+    elif check.tensor("direction", direction, dims=f"({out},)").shape != (out,):
+        raise ValueError(f"direction must be a tensor of shape ({out},), got shape {tuple(direction.shape)}")
     direction = direction.detach().to("cpu", torch.float64)
     if not float(direction.norm()) > 0:
         raise ValueError("direction must be a non-zero vector")

@@ -35,7 +35,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..data.gaussians import correlated_gaussians, correlation
+from .. import validation as check
+from ..data.gaussians import correlated_gaussians
 from ..losses import info_nce
 from ..losses.core import positive_nll
 
@@ -45,26 +46,20 @@ __all__ = [
 ]
 
 
-def _dim(dim: object) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
-    return int(dim)
-
-
 def _rho(rho: object) -> float:
-    return correlation(rho)
+    """A correlation in (-1, 1), as ``correlated_gaussians`` checks it."""
+    return check.number("rho", rho, low=-1.0, high=1.0, low_open=True, high_open=True)
 
 
 def gaussian_mutual_information(dim: int, rho: float) -> float:
     r"""I(x; y) in nats of d coordinate pairs with correlation rho: :math:`-\tfrac d2\log(1-\rho^2)`."""
-    return -_dim(dim) / 2 * math.log1p(-_rho(rho) ** 2)
+    return -check.integer("dim", dim, 1) / 2 * math.log1p(-_rho(rho) ** 2)
 
 
 def rho_for_mutual_information(mi: float, dim: int) -> float:
     r"""The correlation rho >= 0 that gives ``mi`` nats in ``dim`` dimensions: :math:`\sqrt{1 - e^{-2I/d}}`."""
-    if isinstance(mi, bool) or not isinstance(mi, (int, float, np.floating)) or not (math.isfinite(mi) and mi >= 0):
-        raise ValueError(f"mi must be a finite number of nats >= 0, got {mi!r}")
-    return math.sqrt(-math.expm1(-2 * float(mi) / _dim(dim)))
+    mi = check.number("mi", mi, low=0.0)
+    return math.sqrt(-math.expm1(-2 * mi / check.integer("dim", dim, 1)))
 
 
 
@@ -104,9 +99,8 @@ def mi_lower_bound(loss: float, batch_size: int) -> float:
 
     ``loss`` in nats (natural log, as every loss in ``contrastlab.losses``), ``batch_size`` N = the
     number of candidates per query (the positive and N - 1 negatives)."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    return math.log(int(batch_size)) - float(loss)
+    batch_size = check.integer("batch_size", batch_size, 1)
+    return math.log(batch_size) - float(loss)
 
 
 def infonce_bound_curve(batch_sizes: Sequence[int], *, dim: int, rho: float, repeats: int = 4, seed: int = 0,
@@ -126,13 +120,12 @@ def infonce_bound_curve(batch_sizes: Sequence[int], *, dim: int, rho: float, rep
         and "per_batch", the (len(batch_sizes), repeats) estimates of every batch (for paired comparisons
         between batch sizes: row k and row k + 1 share the draws of each column).
     """
-    if critic not in ("optimal", "cosine"):
-        raise ValueError(f"critic must be 'optimal' or 'cosine', got {critic!r}")
-    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
-    sizes = [int(n) for n in batch_sizes]
-    if not sizes or min(sizes) < 2:
-        raise ValueError(f"batch_sizes must be a non-empty list of integers >= 2, got {list(batch_sizes)!r}")
+    critic = check.choice("critic", critic, ("optimal", "cosine"))
+    repeats = check.integer("repeats", repeats, 1)
+    seed = check.seed("seed", seed)
+    sizes = [check.integer("batch_sizes", n, 2) for n in batch_sizes]
+    if not sizes:
+        raise ValueError("batch_sizes must be a non-empty list of integers >= 2, got []")
     mi = gaussian_mutual_information(dim, rho)
     estimates = np.empty((len(sizes), int(repeats)))  # (len(sizes), repeats)
     with torch.no_grad():

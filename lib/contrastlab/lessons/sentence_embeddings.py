@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Sequence
-from numbers import Integral, Real
 from pathlib import Path
 
 import torch
@@ -51,46 +50,28 @@ POOLINGS = ("mean", "cls")
 """How a sentence vector is read from the token outputs: the masked mean, or the first ([CLS]) token."""
 
 
-# --- argument checks ---------------------------------------------------------------------------
-
-def _int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _real(name: str, value: object, low: float, high: float, *, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(float(value)):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if value < low or value > high or (low_open and value == low):
-        bound = f"({low}, {high}]" if low_open else f"[{low}, {high}]"
-        raise ValueError(f"{name} must be in {bound}, got {value!r}")
-    return value
-
+# --- argument checks (the scalar and tensor checks are contrastlab.validation's) ------------------
 
 def _sentences(sentences: object) -> list[str]:
     if isinstance(sentences, str):
         raise TypeError("sentences must be a list of strings, got a single str; wrap it in a list")
-    if not isinstance(sentences, Sequence) or len(sentences) == 0:
-        raise ValueError(f"sentences must be a non-empty list of strings, got {sentences!r:.80}")
+    if not isinstance(sentences, Sequence):
+        raise TypeError(f"sentences must be a list of strings, got {type(sentences).__name__}")
+    if len(sentences) == 0:
+        raise ValueError("sentences must be a non-empty list of strings, got []")
     for i, s in enumerate(sentences):
-        if not isinstance(s, str) or not s.strip():
+        if not isinstance(s, str):
+            raise TypeError(f"sentences must be a list of strings, got {type(s).__name__} at index {i}")
+        if not s.strip():
             raise ValueError(f"sentences must be non-empty strings, got {s!r:.40} at index {i}")
     return list(sentences)
 
 
-def _pooling(pooling: object) -> str:
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    return pooling
-
-
 def _token_batch(input_ids: object, attention_mask: object) -> tuple[Tensor, Tensor]:
     for name, x in (("input_ids", input_ids), ("attention_mask", attention_mask)):
-        if not isinstance(x, Tensor) or x.ndim != 2 or x.dtype not in (torch.int64, torch.int32) or 0 in x.shape:
-            got = f"{type(x).__name__} {getattr(x, 'dtype', '')} of shape {tuple(getattr(x, 'shape', ()))}"
-            raise ValueError(f"{name} must be a non-empty (N, L) integer tensor, got {got}")
+        check.tensor(name, x, ndim=2, dtype="index", dims="(N, L)")
+        if 0 in x.shape:
+            raise ValueError(f"{name} must be a non-empty (N, L) integer tensor, got shape {tuple(x.shape)}")
     if input_ids.shape != attention_mask.shape:
         raise ValueError(f"input_ids and attention_mask must have the same shape, got {tuple(input_ids.shape)} "
                          f"and {tuple(attention_mask.shape)}")
@@ -161,16 +142,15 @@ def tokenize(tokenizer, sentences: Sequence[str], *, max_length: int = 64,
     Returns: input_ids (N, L) and attention_mask (N, L), int64, with ``[CLS] pieces [SEP] [PAD]...``.
     """
     sentences = _sentences(sentences)
-    max_length = _int("max_length", max_length, 2)
+    max_length = check.integer("max_length", max_length, 2)
     batch = tokenizer(sentences, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
     return batch["input_ids"].to(device), batch["attention_mask"].to(device)
 
 
 def mean_pool(hidden: Tensor, attention_mask: Tensor) -> Tensor:
     """Mean of the token vectors over the real tokens: (N, L, H), (N, L) -> (N, H). Padding is left out."""
-    if not isinstance(hidden, Tensor) or hidden.ndim != 3:
-        raise ValueError(f"hidden must be an (N, L, H) tensor, got shape {tuple(getattr(hidden, 'shape', ()))}")
-    if not isinstance(attention_mask, Tensor) or attention_mask.shape != hidden.shape[:2]:
+    check.tensor("hidden", hidden, ndim=3, dtype="floating", dims="(N, L, H)")
+    if check.tensor("attention_mask", attention_mask, dims="(N, L)").shape != hidden.shape[:2]:
         raise ValueError(f"attention_mask must have shape (N, L) = {tuple(hidden.shape[:2])}, "
                          f"got {tuple(getattr(attention_mask, 'shape', ()))}")
     weights = attention_mask.to(hidden.dtype).unsqueeze(-1)  # (N, L, 1)
@@ -198,8 +178,8 @@ def encode(model: nn.Module, tokenizer, sentences: Sequence[str], *, pooling: st
     attention mask; ``"cls"`` takes the [CLS] output. The model runs in eval mode (no dropout) and is
     left in the mode it was in. Batches are grouped by length, so padding costs little.
     """
-    sentences, pooling = _sentences(sentences), _pooling(pooling)
-    batch_size = _int("batch_size", batch_size, 1)
+    sentences, pooling = _sentences(sentences), check.choice("pooling", pooling, POOLINGS)
+    batch_size = check.integer("batch_size", batch_size, 1)
     device = next(model.parameters()).device
     input_ids, attention_mask = tokenize(tokenizer, sentences, max_length=max_length, device=device)
     pooled = SentenceEncoder(model, pooling).train(model.training)  # a view: shares the model, keeps its mode
@@ -272,9 +252,9 @@ def compact_vocab(*input_ids: Tensor, keep: Sequence[int] = (0,)) -> tuple[Tenso
     if not input_ids:
         raise ValueError("input_ids: pass at least one tensor of token ids")
     for i, x in enumerate(input_ids):
-        if not isinstance(x, Tensor) or x.dtype not in (torch.int64, torch.int32) or x.numel() == 0:
-            raise ValueError(f"input_ids[{i}] must be a non-empty integer tensor, got "
-                             f"{type(x).__name__} {getattr(x, 'dtype', '')}")
+        check.tensor(f"input_ids[{i}]", x, dtype="index")
+        if x.numel() == 0:
+            raise ValueError(f"input_ids[{i}] must be a non-empty integer tensor, got shape {tuple(x.shape)}")
         if bool((x < 0).any()):
             raise ValueError(f"input_ids[{i}] must hold ids >= 0, got {int(x.min())}")
     extra = torch.as_tensor(list(keep), dtype=torch.long).reshape(-1)
@@ -300,19 +280,20 @@ def tiny_bert(vocab_size: int, *, hidden: int = 64, layers: int = 2, heads: int 
     """
     from transformers import BertConfig, BertModel
 
-    vocab_size, hidden = _int("vocab_size", vocab_size, 5), _int("hidden", hidden, 1)
-    layers, heads = _int("layers", layers, 1), _int("heads", heads, 1)
+    vocab_size, hidden = check.integer("vocab_size", vocab_size, 5), check.integer("hidden", hidden, 1)
+    layers, heads = check.integer("layers", layers, 1), check.integer("heads", heads, 1)
     if hidden % heads:
         raise ValueError(f"hidden must be divisible by heads, got hidden={hidden} and heads={heads}")
-    intermediate = 4 * hidden if intermediate is None else _int("intermediate", intermediate, 1)
-    dropout = _real("dropout", dropout, 0.0, 1.0)
+    intermediate = 4 * hidden if intermediate is None else check.integer("intermediate", intermediate, 1)
+    dropout = check.probability("dropout", dropout)
     if dropout == 1.0:
         raise ValueError("dropout must be below 1 (1 would zero every activation), got 1.0")
+    max_position, seed = check.integer("max_position", max_position, 2), check.seed("seed", seed)
     config = BertConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                         intermediate_size=intermediate, hidden_dropout_prob=dropout,
-                        attention_probs_dropout_prob=dropout, max_position_embeddings=_int("max_position", max_position, 2),
+                        attention_probs_dropout_prob=dropout, max_position_embeddings=max_position,
                         pad_token_id=0)
-    with _seeded(_int("seed", seed, 0), torch.device("cpu")):
+    with _seeded(seed, torch.device("cpu")):
         return BertModel(config, add_pooling_layer=False)
 
 
@@ -327,7 +308,7 @@ class SentenceEncoder(nn.Module):
     def __init__(self, bert: nn.Module, pooling: str = "mean"):
         super().__init__()
         self.bert = bert
-        self.pooling = _pooling(pooling)
+        self.pooling = check.choice("pooling", pooling, POOLINGS)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (N, L, H)
@@ -344,7 +325,7 @@ def embed(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor, *, batc
     input order on the encoder's device. The encoder is left in the mode it was in.
     """
     input_ids, attention_mask = _token_batch(input_ids, attention_mask)
-    batch_size = _int("batch_size", batch_size, 1)
+    batch_size = check.integer("batch_size", batch_size, 1)
     device = next(encoder.parameters()).device
     was_training = encoder.training
     encoder.eval()
@@ -409,13 +390,13 @@ def train_simcse(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor, 
     NaN at step 0) and the keys ``evaluate`` returns.
     """
     input_ids, attention_mask = _token_batch(input_ids, attention_mask)
-    steps, seed = _int("steps", steps, 0), _int("seed", seed, 0)
-    batch_size = _int("batch_size", batch_size, 2)
+    steps, seed = check.integer("steps", steps, 0), check.seed("seed", seed)
+    batch_size = check.integer("batch_size", batch_size, 2)
     if batch_size > len(input_ids):
         raise ValueError(f"batch_size must be at most the number of sentences ({len(input_ids)}), got {batch_size}")
-    lr = _real("lr", lr, 0.0, math.inf, low_open=True)
+    lr = float(check.positive_number("lr", lr))
     check.positive_number("temperature", temperature)
-    eval_every = _int("eval_every", eval_every, 0)
+    eval_every = check.integer("eval_every", eval_every, 0)
     if evaluate is not None and not callable(evaluate):
         raise TypeError(f"evaluate must be a callable encoder -> dict, got {type(evaluate).__name__}")
     device = next(encoder.parameters()).device

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -40,14 +39,6 @@ from ..models import Encoder, mlp, projection_head
 __all__ = ["ClassMeanGeometry", "class_mean_geometry", "simplex_cosine", "imbalanced_indices",
            "positives_per_anchor", "expected_positives", "CrossEntropy", "mlp_encoder", "FreeFeatures",
            "unconstrained_features"]
-
-
-def _number(name: str, value: object, *, low: float, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < low or (low_open and value == low):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
-    return float(value)
 
 
 def simplex_cosine(k: int) -> float:
@@ -138,10 +129,7 @@ def class_mean_geometry(z: Tensor, labels: Tensor, *, normalize: bool = True,
     """
     check.embeddings("z", z)
     labels = check.labels("labels", labels, len(z), z.device)
-    if not isinstance(normalize, bool):
-        raise TypeError(f"normalize must be a bool, got {type(normalize).__name__}")
-    if not isinstance(center, bool):
-        raise TypeError(f"center must be a bool, got {type(center).__name__}")
+    normalize, center = check.boolean("normalize", normalize), check.boolean("center", center)
     x = z.detach().double()
     if normalize:
         x = F.normalize(x, dim=1)
@@ -178,11 +166,10 @@ def imbalanced_indices(labels: Tensor, ratio: float, *, minority: object, min_co
         seed: int for the choice of the kept samples.
     Returns: (M,) long indices into ``labels``, sorted, on ``labels``' device.
     """
-    if not isinstance(labels, Tensor) or labels.ndim != 1 or labels.is_floating_point():
-        raise ValueError(f"labels must be a 1-d integer tensor, got {labels!r:.80}")
-    ratio = _number("ratio", ratio, low=1.0)
+    check.tensor("labels", labels, ndim=1, dtype="integer", dims="(N,)")
+    ratio = check.number("ratio", ratio, low=1.0)
     min_count = check.integer("min_count", min_count, 1)
-    seed = check.integer("seed", seed, 0)
+    seed = check.seed("seed", seed)
     minority = torch.as_tensor(minority).reshape(-1).cpu()
     y = labels.cpu()
     present = torch.unique(y)
@@ -206,8 +193,9 @@ def positives_per_anchor(labels: Tensor, *, n_views: int = 2) -> Tensor:
 
     Returns: (V B,) long, in the view-major order of ``losses.supcon`` (row v B + i).
     """
-    if not isinstance(labels, Tensor) or labels.ndim != 1 or labels.is_floating_point() or len(labels) == 0:
-        raise ValueError(f"labels must be a non-empty 1-d integer tensor, got {labels!r:.80}")
+    check.tensor("labels", labels, ndim=1, dtype="integer", dims="(B,)")
+    if len(labels) == 0:
+        raise ValueError("labels must be a non-empty 1-d integer tensor (B,), got shape (0,)")
     n_views = check.integer("n_views", n_views, 1)
     _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
     return (n_views * counts[inverse] - 1).repeat(n_views)
@@ -254,10 +242,9 @@ def mlp_encoder(input_shape: tuple[int, ...], *, feature_dim: int = 64, out_dim:
     The package's ``build_encoder`` uses a ``SmallCNN`` for (1, 8, 8) digits; this MLP is several
     times cheaper per step on a CPU, which is what a notebook running a dozen trainings needs.
     """
-    shape = tuple(input_shape)
-    if not shape or any(not isinstance(s, Integral) or s < 1 for s in shape):
-        raise ValueError(f"input_shape must be a tuple of positive ints (without the batch axis), got {input_shape!r}")
-    seed = check.integer("seed", seed, 0)
+    shape = check.shape("input_shape", input_shape)  # without the batch axis
+    feature_dim, out_dim = check.integer("feature_dim", feature_dim, 1), check.integer("out_dim", out_dim, 1)
+    hidden, seed = check.integer("hidden", hidden, 1), check.seed("seed", seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         backbone = nn.Sequential(nn.Flatten(), mlp(int(np.prod(shape)), hidden, feature_dim, n_layers=3))
@@ -299,15 +286,14 @@ def unconstrained_features(counts: object, *, loss: str = "supcon", dim: int = 1
     sizes = torch.as_tensor(counts).reshape(-1).long()
     if len(sizes) < 2 or bool((sizes < 1).any()):
         raise ValueError(f"counts must list at least 2 class sizes, each >= 1, got {sizes.tolist()}")
-    if loss not in ("supcon", "ce"):
-        raise ValueError(f"loss must be 'supcon' or 'ce', got {loss!r}")
+    loss = check.choice("loss", loss, ("supcon", "ce"))
     if loss == "supcon" and bool((sizes < 2).any()):
         raise ValueError(f"counts must be >= 2 for loss='supcon' (a class of one sample has no positive), "
                          f"got {sizes.tolist()}")
-    dim, steps, seed = check.integer("dim", dim, 1), check.integer("steps", steps, 1), check.integer("seed", seed, 0)
-    temperature = _number("temperature", temperature, low=0.0, low_open=True)
-    lr = _number("lr", lr, low=0.0, low_open=True)
-    weight_decay = _number("weight_decay", weight_decay, low=0.0)
+    dim, steps, seed = check.integer("dim", dim, 1), check.integer("steps", steps, 1), check.seed("seed", seed)
+    temperature = float(check.positive_number("temperature", temperature))
+    lr = float(check.positive_number("lr", lr))
+    weight_decay = check.number("weight_decay", weight_decay, low=0.0)
     labels = torch.repeat_interleave(torch.arange(len(sizes)), sizes)  # (N,)
     g = torch.Generator().manual_seed(seed)
     h = (0.1 * torch.randn(len(labels), dim, generator=g)).requires_grad_()  # (N, D)

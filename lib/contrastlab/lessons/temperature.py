@@ -46,9 +46,10 @@ def _similarity_and_positive(similarity: object, positive_index: Tensor | None) 
             raise ValueError(f"positive_index is required unless similarity is square (positives on the "
                              f"diagonal), got shape {(n, c)}")
         return similarity, torch.arange(n, device=similarity.device)
-    if not isinstance(positive_index, Tensor) or positive_index.shape != (n,) or \
-            positive_index.dtype not in (torch.int32, torch.int64):
-        raise ValueError(f"positive_index must be an integer tensor of shape ({n},), got {positive_index!r:.80}")
+    check.tensor("positive_index", positive_index, dtype="index", dims=f"({n},)")
+    if positive_index.shape != (n,):
+        raise ValueError(f"positive_index must be an integer tensor of shape ({n},), got shape "
+                         f"{tuple(positive_index.shape)}")
     if bool(((positive_index < 0) | (positive_index >= c)).any()):
         raise ValueError(f"positive_index must lie in [0, {c - 1}], got values outside it")
     return similarity, positive_index.to(similarity.device)
@@ -60,7 +61,8 @@ def relative_penalty(similarity: Tensor, *, temperature: float,
     r"""Wang & Liu's relative penalty :math:`r_{ij}`: each negative's share of anchor i's push.
 
     A softmax of :math:`s_{ij}/\tau` over the negatives only. It equals the InfoNCE gradient
-    :math:`\partial\ell_i/\partial s_{ij}` divided by its sum over the negatives.
+    :math:`\partial\ell_i/\partial s_{ij}` divided by its sum over the negatives. This is
+    ``metrics.negative_shares`` (β = 0) with the lesson's default of positives on the diagonal.
 
     Args:
         similarity: (N, C) similarities of each anchor to its C candidates, positive included.
@@ -69,11 +71,7 @@ def relative_penalty(similarity: Tensor, *, temperature: float,
     Returns: (N, C) float32 or wider, 0 in the positive's column, each row summing to 1.
     """
     s, pos = _similarity_and_positive(similarity, positive_index)
-    tau = float(check.positive_number("temperature", temperature))
-    logits = s.to(torch.promote_types(s.dtype, torch.float32)) / tau  # (N, C)
-    rows = torch.arange(len(s), device=s.device)
-    logits[rows, pos] = float("-inf")  # leave the positive out
-    return torch.softmax(logits, dim=1)
+    return M.negative_shares(s, temperature=temperature, positive_index=pos)
 
 
 @torch.no_grad()
@@ -89,8 +87,7 @@ def hardest_share(similarity: Tensor, *, temperature: float, k: int = 1,
     """
     s, pos = _similarity_and_positive(similarity, positive_index)
     c = s.shape[1]
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= c - 1:
-        raise ValueError(f"k must be an integer in [1, {c - 1}] (the number of negatives), got {k!r}")
+    k = check.integer("k", k, 1, c - 1)  # at most the number of negatives
     r = relative_penalty(s, temperature=temperature, positive_index=pos)  # (N, C)
     masked = s.to(r.dtype).clone()
     masked[torch.arange(len(s), device=s.device), pos] = float("-inf")  # the positive is never a negative
@@ -112,8 +109,8 @@ def monotone_from(taus: Sequence[float], values: Sequence[float], *, increasing:
     pairs = sorted(zip((float(t) for t in taus), (float(v) for v in values)))
     if len(pairs) < 2 or len(pairs) != len(taus) or len(taus) != len(values):
         raise ValueError(f"taus and values must have the same length >= 2, got {len(taus)} and {len(values)}")
-    if not slack >= 0:
-        raise ValueError(f"slack must be >= 0, got {slack!r}")
+    slack = check.number("slack", slack, low=0.0)
+    increasing = check.boolean("increasing", increasing)
     sign = 1.0 if increasing else -1.0
     start = len(pairs) - 1
     while start > 0 and sign * (pairs[start][1] - pairs[start - 1][1]) >= -slack:

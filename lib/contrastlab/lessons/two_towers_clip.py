@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..data.base import ToyData, non_negative, per_sample, positive_int, rng, tensor
+from ..data.base import ToyData, per_sample, rng, tensor
 from ..data.paired import PairedModalities
 from .. import validation as check
 from ..losses.core import compute_dtype, l2_normalize, positive_nll
@@ -64,14 +64,13 @@ def tower(in_dim: int, *, out_dim: int = 32, hidden: int = 64, depth: int = 3, n
     ``seed`` fixes the initialisation (PyTorch's default) without touching the global random state.
     Returns: an ``Encoder`` on ``device`` (default CPU) whose ``features`` and ``forward`` are the same MLP.
     """
-    in_dim, out_dim, hidden = (positive_int(k, v) for k, v in (("in_dim", in_dim), ("out_dim", out_dim),
-                                                                 ("hidden", hidden)))
-    depth = positive_int("depth", depth)
-    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)):
-        raise TypeError(f"seed must be an integer or None, got {type(seed).__name__}")
+    in_dim, out_dim, hidden = (check.integer(k, v, 1) for k, v in (("in_dim", in_dim), ("out_dim", out_dim),
+                                                                     ("hidden", hidden)))
+    depth = check.integer("depth", depth, 1)
+    seed = None if seed is None else check.seed("seed", seed)
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
-            torch.manual_seed(int(seed))
+            torch.manual_seed(seed)
         encoder = Encoder(mlp(in_dim, hidden, out_dim, n_layers=depth, norm=norm))
     return encoder.to(device) if device is not None else encoder
 
@@ -82,11 +81,10 @@ def tower_pair(data: ToyData, *, seed: int = 0, **options) -> tuple[Encoder, Enc
     if not isinstance(data, PairedModalities):
         raise TypeError(f"data must be paired (a PairedModalities, e.g. data.paired_modalities), "
                         f"got {type(data).__name__}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+    seed = check.seed("seed", seed)
     options.setdefault("device", data.device)
-    return (tower(data.x.shape[1], seed=2 * int(seed), **options),
-            tower(data.b.shape[1], seed=2 * int(seed) + 1, **options))
+    return (tower(data.x.shape[1], seed=2 * seed, **options),
+            tower(data.b.shape[1], seed=2 * seed + 1, **options))
 
 
 # ------------------------------------------------------------------------------------ modality gap
@@ -138,14 +136,15 @@ def rotate_output(module: nn.Module, rotation: Tensor) -> None:
     :math:`y = Wh + c` becomes :math:`R^\top(Wh + c)`: weight :math:`R^\top W`, bias :math:`R^\top c`.
     An orthogonal R commutes with L2 normalisation, so the cosine geometry inside the modality is kept.
     """
+    check.instance("module", module, nn.Module, "a torch.nn.Module")
     linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
     if not linears:
         raise ValueError("module has no nn.Linear layer to rotate")
     last = linears[-1]
     d = last.out_features
-    if not isinstance(rotation, Tensor) or rotation.shape != (d, d):
+    if check.tensor("rotation", rotation, dims=f"({d}, {d})").shape != (d, d):
         raise ValueError(f"rotation must be a ({d}, {d}) tensor (the last layer has {d} outputs), "
-                         f"got {getattr(rotation, 'shape', type(rotation).__name__)}")
+                         f"got {rotation.shape}")
     eye = torch.eye(d, dtype=torch.float64)
     r = rotation.detach().to("cpu", torch.float64)
     if not torch.allclose(r.T @ r, eye, atol=1e-4):
@@ -228,8 +227,8 @@ def add_nuisance(pairs: PairedModalities, n_nuisance: int = 64, *, scale: float 
     """
     if not isinstance(pairs, PairedModalities):
         raise TypeError(f"pairs must be a PairedModalities (data.paired_modalities), got {type(pairs).__name__}")
-    n_nuisance = positive_int("n_nuisance", n_nuisance)
-    scale = non_negative("scale", scale)
+    n_nuisance = check.integer("n_nuisance", n_nuisance, 1)
+    scale = check.number("scale", scale, low=0.0)
     g = rng(seed)
     width = pairs.x.shape[1] + n_nuisance
     q, _ = np.linalg.qr(g.standard_normal((width, width)))  # (width, width) orthogonal
@@ -272,9 +271,8 @@ def modality_views(data: PairedModalities, which: str = "a", *, noise: float | N
     (default: the modality's own noise level) and, for ``NuisancePairs`` modality a, redraw the nuisance."""
     if not isinstance(data, PairedModalities):
         raise TypeError(f"data must be a PairedModalities (data.paired_modalities), got {type(data).__name__}")
-    if which not in ("a", "b"):
-        raise ValueError(f"which must be 'a' or 'b', got {which!r}")
-    noise = (data.noise_a if which == "a" else data.noise_b) if noise is None else non_negative("noise", noise)
+    which = check.choice("which", which, ("a", "b"))
+    noise = (data.noise_a if which == "a" else data.noise_b) if noise is None else check.number("noise", noise, low=0.0)
     knobs = {**data.knobs, "modality": which, "view_noise": noise}
     if which == "b":
         return NoisyModality(x=data.b, labels=data.labels, latents=data.latents, noise=noise, knobs=knobs)
@@ -293,7 +291,7 @@ def class_prompts(tower_b: nn.Module, b: Tensor, labels: Tensor, n_classes: int 
     """
     check.embeddings("b", b)
     labels = check.labels("labels", labels, len(b), b.device)
-    n_classes = int(labels.max()) + 1 if n_classes is None else positive_int("n_classes", n_classes)
+    n_classes = int(labels.max()) + 1 if n_classes is None else check.integer("n_classes", n_classes, 1)
     counts = torch.bincount(labels, minlength=n_classes)[:n_classes]
     if bool((counts == 0).any()):
         missing = (counts == 0).nonzero().flatten().tolist()

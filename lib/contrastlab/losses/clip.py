@@ -1,4 +1,20 @@
-"""Two-tower (CLIP-style) losses: the symmetric softmax loss, the sigmoid loss, a learnable scale."""
+r"""Two-tower (CLIP-style) losses: a batch of N pairs (a_i, b_i), e.g. image and caption embeddings.
+
+With â, b̂ the L2-normalised (N, D) towers and t the logit scale (a multiplier, t = 1/temperature),
+the (N, N) logits :math:`L_{ij} = t\,\hat a_i^\top \hat b_j` hold the pairs on their diagonal:
+
+- ``clip_loss``: cross-entropy over the rows (a → b) and over the columns (b → a), averaged,
+
+  .. math:: \mathcal L = \tfrac12\Big[\tfrac1N\sum_i \big(\log\sum_j e^{L_{ij}} - L_{ii}\big)
+            + \tfrac1N\sum_j \big(\log\sum_i e^{L_{ij}} - L_{jj}\big)\Big]
+
+- ``clip_loss_with_negatives`` (NegCLIP): the a → b rows also score M extra (M, D) negatives on the b side;
+- ``siglip_loss``: each of the N² pairs an independent binary classification,
+  :math:`-\frac1N\sum_{ij}\log\sigma(z_{ij}(L_{ij} + b))` with z = +1 on the diagonal, -1 elsewhere;
+- ``LearnableLogitScale``: CLIP's t = exp(w), learned and capped at 100.
+
+References: Radford et al. 2021 (CLIP); Yuksekgonul et al. 2023 (NegCLIP); Zhai et al. 2023 (SigLIP).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +25,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import validation as check
-from .core import compute_dtype, diagonal_column_nll, l2_normalize, positive_nll
+from .core import cast_scalar, compute_dtype, diagonal_column_nll, l2_normalize, normalized_towers, positive_nll
 from .distributed import clip_loss_distributed, should_gather
 from .tiled import contrastive_nll_tiled, resolve_impl
-
-
-def _towers(a: Tensor, b: Tensor, min_rows: int, why: str) -> tuple[Tensor, Tensor]:
-    check.towers(a, b, min_rows=min_rows, why=why)
-    dtype = compute_dtype(a, b)
-    return l2_normalize(a, dtype), l2_normalize(b, dtype)
 
 
 def clip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, impl: str = "auto",
@@ -43,14 +53,48 @@ def clip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, impl: str = 
     logit_scale = check.positive_number("logit_scale", logit_scale)
     if should_gather(gather_distributed):
         return clip_loss_distributed(a, b, logit_scale=logit_scale, impl=impl)
-    a_hat, b_hat = _towers(a, b, 2, "with N = 1 there is no other pair to contrast")
+    a_hat, b_hat = normalized_towers(a, b)  # (N, D), (N, D)
     if resolve_impl(impl, len(a_hat), len(b_hat)) == "tiled":
-        scale = logit_scale.to(a_hat.dtype) if isinstance(logit_scale, Tensor) else logit_scale
+        scale = cast_scalar(logit_scale, a_hat.dtype)
         rows, cols = contrastive_nll_tiled(a_hat, b_hat, scale, columns=True)  # (N,), (N,)
         return (rows.mean() + cols.mean()) / 2
     logits = (a_hat * logit_scale) @ b_hat.T  # (N, N); pairs on the diagonal; scale folded into a: O(N D)
     target = torch.arange(len(a_hat), device=a_hat.device)
     return (positive_nll(logits, target).mean() + diagonal_column_nll(logits).mean()) / 2
+
+
+def clip_loss_with_negatives(a: Tensor, b: Tensor, b_negatives: Tensor, *, logit_scale: float | Tensor) -> Tensor:
+    r"""The CLIP loss with extra hard negatives on the b side (NegCLIP).
+
+    a → b: each a_i picks its b_i among the N in-batch b's **and** the M extra negatives; b → a is
+    the usual in-batch direction (a negative caption has no image of its own, so it is not a row):
+
+    .. math:: \mathcal L = \tfrac12\Big[\tfrac1N\sum_i \Big(\log\!\!\sum_{k \in b \cup n}\! e^{t\,\hat a_i^\top \hat k}
+              - t\,\hat a_i^\top\hat b_i\Big) + \tfrac1N\sum_j \Big(\log\sum_i e^{t\,\hat a_i^\top \hat b_j}
+              - t\,\hat a_j^\top\hat b_j\Big)\Big]
+
+    Negatives far from every a (t â_iᵀn̂_k ≪ the in-batch logits) leave ``clip_loss``.
+
+    Args:
+        a: (N, D) one tower (e.g. images), N >= 2; b: (N, D) the paired other tower (e.g. captions).
+        b_negatives: (M, D) extra b-side negatives shared by every a_i (e.g. captions with swapped words).
+        logit_scale: t > 0, a multiplier (a float or a scalar tensor such as ``LearnableLogitScale()()``).
+    Returns: scalar, float32 or wider.
+    Cost: 2 N (N + M) D flops, O(N (N + M)) memory.
+    References: Yuksekgonul et al. 2023 (When and why vision-language models behave like bags-of-words, NegCLIP).
+    """
+    logit_scale = check.positive_number("logit_scale", logit_scale)
+    check.towers(a, b)
+    check.embeddings("b_negatives", b_negatives)
+    if b_negatives.shape[1] != a.shape[1]:
+        raise ValueError(f"b_negatives must have shape (M, {a.shape[1]}), got {tuple(b_negatives.shape)}")
+    check.same_device(a=a, b_negatives=b_negatives)
+    dtype = compute_dtype(a, b, b_negatives)
+    a_hat, b_hat, n_hat = (l2_normalize(x, dtype) for x in (a, b, b_negatives))  # (N, D), (N, D), (M, D)
+    logits = (a_hat * logit_scale) @ torch.cat([b_hat, n_hat]).T  # (N, N + M); pairs on the diagonal
+    target = torch.arange(len(a_hat), device=a_hat.device)
+    in_batch = logits[:, :len(b_hat)]  # (N, N) view: the b -> a direction never sees the negatives
+    return (positive_nll(logits, target).mean() + diagonal_column_nll(in_batch).mean()) / 2
 
 
 def siglip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, logit_bias: float | Tensor) -> Tensor:
@@ -71,7 +115,7 @@ def siglip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, logit_bias
     """
     logit_scale = check.positive_number("logit_scale", logit_scale)
     logit_bias = check.real_number("logit_bias", logit_bias)
-    a_hat, b_hat = _towers(a, b, 1, "at least one pair")
+    a_hat, b_hat = normalized_towers(a, b, min_rows=1, why="at least one pair")  # (N, D), (N, D)
     logits = logit_scale * (a_hat @ b_hat.T) + logit_bias  # (N, N)
     signs = 2 * torch.eye(len(a_hat), dtype=logits.dtype, device=logits.device) - 1  # +1 diagonal, -1 elsewhere
     return -F.logsigmoid(signs * logits).sum() / len(a_hat)
@@ -104,29 +148,3 @@ class LearnableLogitScale(nn.Module):
 
     def extra_repr(self) -> str:
         return f"scale={math.exp(float(self.log_scale.detach())):.4g}, max_scale={self.max_scale:g}"
-
-
-def clip_loss_with_negatives(a: Tensor, b: Tensor, b_negatives: Tensor, *, logit_scale: float | Tensor) -> Tensor:
-    r"""The CLIP loss with extra hard negatives on the b side (NegCLIP, Yuksekgonul et al. 2023).
-
-    a → b: each a_i picks its b_i among the N in-batch b's **and** the M extra negatives; b → a is
-    the usual in-batch direction (a negative caption has no image of its own):
-
-    .. math:: \mathcal L = \tfrac12\Big[\tfrac1N\sum_i \Big(\log\!\!\sum_{k \in b \cup n}\! e^{t\,\hat a_i^\top \hat k}
-              - t\,\hat a_i^\top\hat b_i\Big) + \tfrac1N\sum_j \Big(\log\sum_i e^{t\,\hat a_i^\top \hat b_j}
-              - t\,\hat a_j^\top\hat b_j\Big)\Big]
-
-    Args: a, b (N, D) pairs; b_negatives (M, D), shared by every a_i; logit_scale t > 0 (a multiplier).
-    Returns: scalar, float32 or wider. With no negatives it would be ``losses.clip_loss``.
-    """
-    logit_scale = check.positive_number("logit_scale", logit_scale)
-    check.towers(a, b)
-    check.embeddings("b_negatives", b_negatives)
-    if b_negatives.shape[1] != a.shape[1]:
-        raise ValueError(f"b_negatives must have shape (M, {a.shape[1]}), got {tuple(b_negatives.shape)}")
-    check.same_device(a=a, b_negatives=b_negatives)
-    dtype = compute_dtype(a, b, b_negatives)
-    a_hat, b_hat, n_hat = (l2_normalize(x, dtype) for x in (a, b, b_negatives))
-    logits = logit_scale * (a_hat @ torch.cat([b_hat, n_hat]).T)  # (N, N + M); pairs on the diagonal
-    target = torch.arange(len(a_hat), device=a_hat.device)
-    return (positive_nll(logits, target).mean() + positive_nll(logits[:, :len(b_hat)].T, target).mean()) / 2

@@ -7,6 +7,11 @@ A contrastive loss scores each anchor's candidates with logits and asks for the 
 computed with ``logsumexp`` (never a raw ``exp``), and with the positive logit read from the same
 matrix as the log-sum-exp, so that the two rounding errors cannot drift apart at small temperature.
 Logits are float32 or wider even when the embeddings are bf16/fp16.
+
+Shapes: logits (R, C), R anchors by C candidates; ``positive_index`` (R,) long; ``keep`` (R, C) bool.
+The two-view losses stack z = [z1; z2] (2N, D), so their logits are (2N, 2N) and the positive of
+row a is a + N mod 2N. The last section holds what the loss modules share before the core: their
+argument checks (``contrastlab.validation``) followed by the normalised embeddings.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .. import validation as check
 
 
 def compute_dtype(*tensors: Tensor) -> torch.dtype:
@@ -95,3 +102,33 @@ def two_view_masks(n: int, device: torch.device) -> tuple[Tensor, Tensor]:
     eye = torch.eye(2 * n, dtype=torch.bool, device=device)  # (2N, 2N)
     twin = eye.roll(n, dims=1)  # (2N, 2N): True at (a, a+N mod 2N)
     return ~eye, ~(eye | twin)
+
+
+# ---------------------------------------------------------------------------------------------
+# prepared inputs: the checks of one argument convention, then the normalised embeddings
+# ---------------------------------------------------------------------------------------------
+
+def cast_scalar(value: float | Tensor, dtype: torch.dtype) -> float | Tensor:
+    """A float as it is; a 0-d tensor (a learnable temperature or scale) cast to ``dtype``, gradient kept."""
+    return value.to(dtype) if isinstance(value, Tensor) else value
+
+
+def inverse_temperature(temperature: float | Tensor, dtype: torch.dtype) -> float | Tensor:
+    """1 / temperature, the logit scale; a tensor is cast to ``dtype`` first (so float64 stays exact)."""
+    return temperature.to(dtype).reciprocal() if isinstance(temperature, Tensor) else 1.0 / temperature
+
+
+def normalized_towers(a: Tensor, b: Tensor, *, min_rows: int = 2,
+                      why: str = "with N = 1 there is no other pair to contrast") -> tuple[Tensor, Tensor]:
+    """The two-tower checks (``validation.towers``), then (N, D) â and b̂ in their compute dtype."""
+    check.towers(a, b, min_rows=min_rows, why=why)
+    dtype = compute_dtype(a, b)
+    return l2_normalize(a, dtype), l2_normalize(b, dtype)
+
+
+def normalized_in_batch_pair(query: Tensor, positive: Tensor, temperature: object,
+                             symmetric: object) -> tuple[Tensor, Tensor, float | Tensor]:
+    """In-batch ``info_nce``'s checks (``validation.in_batch_pair``), then (N, D) q̂, p̂ and the temperature."""
+    temperature = check.in_batch_pair(query, positive, temperature, symmetric)
+    dtype = compute_dtype(query, positive)
+    return l2_normalize(query, dtype), l2_normalize(positive, dtype), temperature

@@ -8,6 +8,9 @@ negatives, by an estimate :math:`N_{neg}\, g_a` and compute
 
 entirely in log space: the subtraction of the positive's share and the clamp are done on
 log-sum-exps, so tau = 0.005 is as finite as tau = 0.5.
+
+Shapes: two (N, D) views stacked to 2N anchors (a+ = a + N mod 2N), N_neg = 2N - 2; the building
+blocks work on (2N, 2N) logits and (2N,) positive logits.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .. import validation as check
-from .core import masked_logsumexp, two_view_logits, two_view_masks, twin_index
+from .core import two_view_logits, twin_index
 
 
 def debiased_log_negatives(log_negatives: Tensor, positive: Tensor, *, n_neg: int, tau_plus: float,
@@ -44,15 +47,6 @@ def debiased_log_negatives(log_negatives: Tensor, positive: Tensor, *, n_neg: in
     estimate = log_negatives + torch.log(-torch.expm1(-safe_gap)) - math.log1p(-tau_plus)
     estimate = torch.where(valid, estimate, torch.full_like(estimate, float("-inf")))
     return torch.maximum(estimate, torch.as_tensor(floor, dtype=estimate.dtype, device=estimate.device))
-
-
-def _two_view_parts(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """(2N, 2N) logits, (2N,) positive logits and the (2N, 2N) negative mask of the stacked batch."""
-    n = len(z1)
-    logits = two_view_logits(z1, z2, temperature)  # (2N, 2N)
-    positive = logits.gather(1, twin_index(n, z1.device)[:, None]).squeeze(1)  # (2N,)
-    _, negatives = two_view_masks(n, z1.device)
-    return logits, positive, negatives
 
 
 def negative_logits(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> tuple[Tensor, Tensor]:
@@ -81,8 +75,8 @@ def debiased_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.
 
     Args:
         z1, z2: (B, D) two views, B >= 2.
-        temperature: tau > 0, a divisor.
-        tau_plus: class prior in [0, 1).
+        temperature: tau > 0, a divisor; default 0.5, as Chuang et al. 2020's code.
+        tau_plus: class prior in [0, 1); default 0.1, as Chuang et al. 2020's code.
     Returns: scalar mean over the 2B anchors.
     Cost: 8 B^2 D flops, O(B^2) memory.
     References: Chuang et al. 2020 (Debiased Contrastive Learning).
@@ -108,9 +102,9 @@ def hard_negative_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor
 
     Args:
         z1, z2: (B, D) two views, B >= 2.
-        temperature: tau > 0, a divisor.
-        tau_plus: class prior in [0, 1).
-        beta: concentration >= 0 on hard negatives.
+        temperature: tau > 0, a divisor; default 0.5, as Robinson et al. 2021's code.
+        tau_plus: class prior in [0, 1); default 0.1, as Robinson et al. 2021's code.
+        beta: concentration >= 0 on hard negatives; default 1.0, as Robinson et al. 2021's code.
     Returns: scalar mean over the 2B anchors.
     Cost: 8 B^2 D flops, O(B^2) memory.
     References: Robinson et al. 2021 (Contrastive Learning with Hard Negative Samples).

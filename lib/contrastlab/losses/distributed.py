@@ -44,9 +44,9 @@ import torch.distributed as dist
 from torch import Tensor
 
 from .. import validation as check
-from .core import compute_dtype, l2_normalize
-from .tiled import (DEFAULT_MEMORY_BUDGET, TileSize, _in_batch, _reciprocal, _towers, _two_views,
-                    contrastive_nll)
+from .core import (cast_scalar, compute_dtype, inverse_temperature, l2_normalize, normalized_in_batch_pair,
+                   normalized_towers)
+from .tiled import DEFAULT_MEMORY_BUDGET, TileSize, contrastive_nll
 
 
 def is_distributed(group=None) -> bool:
@@ -128,9 +128,10 @@ def info_nce_distributed(query: Tensor, positive: Tensor, *, temperature: float 
 
     Returns this rank's mean over its queries; its mean over ranks (what DDP's gradient averaging
     optimises) is ``info_nce`` on the concatenated batch. ``impl``: "dense", "tiled" or "auto".
+    ``temperature``: default 0.1, as ``info_nce``.
     """
-    q, p, temperature = _in_batch(query, positive, temperature, symmetric)
-    scale = _reciprocal(temperature, q.dtype)
+    q, p, temperature = normalized_in_batch_pair(query, positive, temperature, symmetric)  # (n, D), (n, D)
+    scale = inverse_temperature(temperature, q.dtype)
     q_all, p_all = global_batch(q, p, group=group) if symmetric else (None, *global_batch(p, group=group))
     index = _local_index(len(q), q.device, group)  # (n,)
     kw = dict(impl=impl, tile_size=tile_size, memory_budget_bytes=memory_budget_bytes)
@@ -148,7 +149,7 @@ def nt_xent_distributed(z1: Tensor, z2: Tensor, *, temperature: float | Tensor =
     candidates [Z1; Z2] of the global batch (see the module docstring for the indices).
 
     Returns this rank's mean over its 2n anchors; its mean over ranks is ``nt_xent`` on the
-    concatenated batch.
+    concatenated batch. ``temperature``: default 0.1, as ``nt_xent`` (SimCLR, Chen et al. 2020).
     """
     temperature = check.two_views(z1, z2, temperature)
     dtype = compute_dtype(z1, z2)
@@ -158,7 +159,7 @@ def nt_xent_distributed(z1: Tensor, z2: Tensor, *, temperature: float | Tensor =
     candidates = torch.cat([z1_all, z2_all])  # (2N, D)
     view1 = _local_index(len(z1), z1.device, group)  # (n,) global rows of the local view-1 anchors
     view2 = view1 + len(z1_all)  # (n,) ... and of the local view-2 anchors
-    return contrastive_nll(anchors, candidates, _reciprocal(temperature, dtype),
+    return contrastive_nll(anchors, candidates, inverse_temperature(temperature, dtype),
                            positive=torch.cat([view2, view1]), exclude=torch.cat([view1, view2]),
                            impl=impl, tile_size=tile_size, memory_budget_bytes=memory_budget_bytes).mean()
 
@@ -173,8 +174,8 @@ def clip_loss_distributed(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, 
     concatenated batch.
     """
     logit_scale = check.positive_number("logit_scale", logit_scale)
-    a_hat, b_hat = _towers(a, b)  # (n, D), (n, D)
-    scale = logit_scale.to(a_hat.dtype) if isinstance(logit_scale, Tensor) else logit_scale
+    a_hat, b_hat = normalized_towers(a, b)  # (n, D), (n, D)
+    scale = cast_scalar(logit_scale, a_hat.dtype)
     a_all, b_all = global_batch(a_hat, b_hat, group=group)  # (N, D), (N, D)
     index = _local_index(len(a_hat), a_hat.device, group)  # (n,)
     kw = dict(impl=impl, tile_size=tile_size, memory_budget_bytes=memory_budget_bytes)

@@ -1,4 +1,12 @@
-"""Alignment and uniformity on the hypersphere (Wang & Isola 2020)."""
+r"""Alignment and uniformity on the hypersphere (Wang & Isola 2020): two numbers that describe embeddings.
+
+For (N, D) embeddings L2-normalised to x̂ (and (N, D) positives ŷ):
+
+.. math:: \mathcal L_{align} = \frac1N\sum_i \lVert \hat x_i - \hat y_i \rVert_2^{\alpha},\qquad
+          \mathcal L_{uniform} = \log \frac{2}{N(N-1)} \sum_{i<j} e^{-t \lVert \hat x_i - \hat x_j \rVert_2^2}
+
+Both are scalars; lower alignment means closer positives, lower uniformity a more even spread.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,18 @@
-"""InfoNCE and its two-view forms: NT-Xent (SimCLR) and the decoupled loss (DCL)."""
+r"""InfoNCE and its two-view forms: NT-Xent (SimCLR), the decoupled loss (DCL) and oracle negatives.
+
+``info_nce``: (N, D) queries q and positives p; query i classifies its positive among its candidates C(i),
+the N in-batch positives, or p_i plus (M, D) shared or (N, M, D) per-query negatives:
+
+.. math:: \ell_i = \log\sum_{j \in C(i)} e^{s_{ij}/\tau} - s_{i,i^+}/\tau,\qquad s_{ij} = \hat q_i^\top \hat k_j
+
+The two-view losses stack z = [z1; z2], two (N, D) views of N samples, into 2N anchors; anchor a's
+positive is its twin a+ = a + N mod 2N, and they differ only in which k enter the (2N, 2N) log-sum-exp:
+
+.. math:: \ell_a = \log\sum_{k \in K(a)} e^{s_{ak}/\tau} - s_{a,a^+}/\tau,\qquad L = \frac{1}{2N}\sum_a \ell_a
+
+with K(a) every k ≠ a (``nt_xent``), every k ∉ {a, a+} (``decoupled_nt_xent``), or a+ and the k of
+another class (``oracle_nt_xent``).
+"""
 
 from __future__ import annotations
 
@@ -29,7 +43,7 @@ def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *
         positive: (N, D); row i is the positive of query i.
         negatives: None for in-batch negatives; (M, D) shared by every query (e.g. a MoCo queue);
             or (N, M, D), M negatives per query.
-        temperature: tau > 0, a divisor of the cosine similarities.
+        temperature: tau > 0, a divisor of the cosine similarities; default 0.1, SimCLR's (Chen et al. 2020).
         symmetric: in-batch only: the mean of the query->positive and positive->query directions.
         impl: "dense" builds the N x N logits; "tiled" never does (``tiled.py``: the same numbers, O(N D)
             memory, faster at large N); "auto" picks tiled from about 1024 x 1024 logits up.
@@ -40,20 +54,13 @@ def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *
     References: van den Oord et al. 2018 (CPC); Chen et al. 2020 (SimCLR); Oord's bound
         I(q; p) >= log N - loss for in-batch negatives.
     """
-    check.embeddings("query", query)
-    check.embeddings("positive", positive)
-    check.same_shape("query", query, "positive", positive)
-    temperature = check.positive_number("temperature", temperature)
-    if not isinstance(symmetric, bool):
-        raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
     if negatives is None:
-        check.same_device(query=query, positive=positive)
-        check.batch_at_least("query", query, 2, "in-batch negatives need N >= 2: with N = 1 there is nothing to contrast")
+        temperature = check.in_batch_pair(query, positive, temperature, symmetric)
         if should_gather(gather_distributed):
             return info_nce_distributed(query, positive, temperature=temperature, symmetric=symmetric, impl=impl)
         if resolve_impl(impl, len(query), len(positive)) == "tiled":
             return info_nce_tiled(query, positive, temperature=temperature, symmetric=symmetric)
-        q, p = (l2_normalize(x, compute_dtype(query, positive)) for x in (query, positive))
+        q, p = (l2_normalize(x, compute_dtype(query, positive)) for x in (query, positive))  # (N, D), (N, D)
         logits = (q / temperature) @ p.T  # (N, N); row i's positive on the diagonal; τ folded into q: O(N D)
         target = torch.arange(len(q), device=q.device)
         loss = positive_nll(logits, target).mean()
@@ -61,7 +68,11 @@ def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *
             loss = (loss + diagonal_column_nll(logits).mean()) / 2
         return loss
 
-    if symmetric:
+    check.embeddings("query", query)
+    check.embeddings("positive", positive)
+    check.same_shape("query", query, "positive", positive)
+    temperature = check.positive_number("temperature", temperature)
+    if check.boolean("symmetric", symmetric):
         raise ValueError("symmetric=True needs in-batch negatives (negatives=None); got explicit negatives")
     if resolve_impl(impl, 1, 1) == "tiled":
         raise ValueError('impl="tiled" needs in-batch negatives (negatives=None): explicit negatives are O(N M) '
@@ -86,8 +97,6 @@ def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *
     return positive_nll(logits, torch.zeros(n, dtype=torch.long, device=q.device)).mean()
 
 
-
-
 def nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.1, impl: str = "auto",
             gather_distributed: bool | None = None) -> Tensor:
     r"""NT-Xent, the SimCLR loss: 2N anchors, each view's positive is its twin, the other 2N-2 are negatives.
@@ -100,7 +109,7 @@ def nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.1, impl: 
 
     Args:
         z1, z2: (N, D) two views of the same N samples, N >= 2.
-        temperature: tau > 0, a divisor.
+        temperature: tau > 0, a divisor; default 0.1, SimCLR's (Chen et al. 2020).
         impl: "dense" builds the N x N logits; "tiled" never does (``tiled.py``: the same numbers, O(N D)
             memory, faster at large N); "auto" picks tiled from about 1024 x 1024 logits up.
         gather_distributed: under ``torch.distributed``, gather the batch from every rank (with the
@@ -130,7 +139,7 @@ def decoupled_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0
 
     Args:
         z1, z2: (N, D) two views, N >= 2.
-        temperature: tau > 0, a divisor.
+        temperature: tau > 0, a divisor; default 0.1, as Yeh et al. 2022 (DCL).
     Returns: scalar mean over the 2N anchors.
     Cost: 8 N^2 D flops, O(N^2) memory.
     References: Yeh et al. 2022 (Decoupled Contrastive Learning).
@@ -153,7 +162,7 @@ def oracle_nt_xent(z1: Tensor, z2: Tensor, labels: Tensor, *, temperature: float
     Args:
         z1, z2: (N, D) two views, N >= 2.
         labels: (N,) integer class labels of the samples.
-        temperature: tau > 0, a divisor.
+        temperature: tau > 0, a divisor; default 0.5, as Chuang et al. 2020's code.
     Returns: scalar mean over the 2N anchors (an anchor whose negatives all share its class scores 0).
     Cost: 8 N^2 D flops, O(N^2) memory.
     References: Chuang et al. 2020 (Debiased Contrastive Learning).

@@ -1,4 +1,15 @@
-"""Losses without negatives: SimSiam/BYOL's negative cosine, Barlow Twins and VICReg."""
+r"""Losses without negatives: SimSiam/BYOL's negative cosine, Barlow Twins and VICReg.
+
+All take two (N, D) tensors and return a scalar:
+
+.. math:: D(p, z) = -\frac1N\sum_i \hat p_i^\top \mathrm{sg}(\hat z_i),\qquad
+          \mathcal L_{BT} = \sum_i (1 - C_{ii})^2 + \lambda \sum_{i \ne j} C_{ij}^2,\qquad
+          \mathcal L_{VICReg} = \lambda s + \mu v + \nu c
+
+with C the (D, D) cross-correlation of the batch-standardised views, and s, v, c VICReg's invariance,
+variance and covariance terms (see each function). Nothing pushes samples apart except the
+(de)correlation and variance terms, so a collapsed batch is not penalised by ``negative_cosine``.
+"""
 
 from __future__ import annotations
 

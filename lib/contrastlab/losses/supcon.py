@@ -1,4 +1,12 @@
-"""Supervised contrastive loss (SupCon): every same-class sample is a positive."""
+r"""Supervised contrastive loss (SupCon): every same-class sample is a positive.
+
+Features (N, V, D), V views of N samples with (N,) labels, flattened to NV L2-normalised anchors;
+A(i) is every anchor but i and P(i) those of i's class:
+
+.. math:: \ell_i = -\frac{1}{|P(i)|}\sum_{p \in P(i)} \Big(s_{ip}/\tau - \log\sum_{a \in A(i)} e^{s_{ia}/\tau}\Big)
+
+averaged over the anchors with |P(i)| > 0 (the L_out form of Khosla et al. 2020).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +31,7 @@ def supcon(features: Tensor, labels: Tensor, *, temperature: float | Tensor = 0.
     Args:
         features: (N, V, D), V >= 1 views of N samples.
         labels: (N,) integer class labels.
-        temperature: tau > 0, a divisor.
+        temperature: tau > 0, a divisor; default 0.1, as Khosla et al. 2020.
     Returns: scalar mean over the anchors that have a positive.
     Raises: ValueError if no anchor has a positive (V = 1 and all labels distinct).
     Cost: 2 (NV)^2 D flops, O((NV)^2) memory for the log-sum-exp; the positives' sum is O(NV D)

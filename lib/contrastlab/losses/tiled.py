@@ -48,7 +48,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .. import validation as check
-from .core import compute_dtype, l2_normalize, positive_nll, twin_index
+from .core import (cast_scalar, compute_dtype, inverse_temperature, l2_normalize, normalized_in_batch_pair,
+                   normalized_towers, positive_nll, twin_index)
 
 DEFAULT_MEMORY_BUDGET = 64 * 2**20  # bytes: the most that all (Rb, Cb) tile buffers together may take
 FAST_TILE_BYTES = 8 * 2**20  # bytes per tile buffer that run fastest on CPU (cache-sized, large matmuls)
@@ -296,29 +297,6 @@ class _TiledContrastiveNLL(torch.autograd.Function):
 # the losses, tiled: same arguments, checks and values as the dense ones (in-batch forms only)
 # ---------------------------------------------------------------------------------------------
 
-def _reciprocal(temperature: float | Tensor, dtype: torch.dtype) -> float | Tensor:
-    """1 / temperature, for a tensor in the loss's compute dtype (so float64 stays exact)."""
-    return 1.0 / temperature if not isinstance(temperature, Tensor) else temperature.to(dtype).reciprocal()
-
-
-def _two_views(z1: Tensor, z2: Tensor, temperature) -> float | Tensor:
-    return check.two_views(z1, z2, temperature)
-
-
-def _towers(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """``clip_loss``'s checks of a and b; returns â and b̂."""
-    check.towers(a, b)
-    dtype = compute_dtype(a, b)
-    return l2_normalize(a, dtype), l2_normalize(b, dtype)
-
-
-def _in_batch(query: Tensor, positive: Tensor, temperature, symmetric) -> tuple[Tensor, Tensor, float | Tensor]:
-    """``info_nce``'s checks for in-batch negatives; returns q̂, p̂ and the checked temperature."""
-    temperature = check.in_batch_pair(query, positive, temperature, symmetric)
-    dtype = compute_dtype(query, positive)
-    return l2_normalize(query, dtype), l2_normalize(positive, dtype), temperature
-
-
 def info_nce_tiled(query: Tensor, positive: Tensor, *, temperature: float | Tensor = 0.1, symmetric: bool = False,
                    tile_size: TileSize = None, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET) -> Tensor:
     r"""``info_nce`` with in-batch negatives, tiled: the same value and gradients in O(N D) memory.
@@ -327,7 +305,7 @@ def info_nce_tiled(query: Tensor, positive: Tensor, *, temperature: float | Tens
 
     Args:
         query: (N, D) anchors, N >= 2.  positive: (N, D); row i is the positive of query i.
-        temperature: tau > 0, a divisor (a float, or a 0-d tensor to learn it).
+        temperature: tau > 0, a divisor (a float, or a 0-d tensor to learn it); default 0.1, as ``info_nce``.
         symmetric: the mean of the query->positive and positive->query directions.
         tile_size, memory_budget_bytes: the tile; see ``tile_shape``.
     Returns: scalar mean over queries, float32 or wider.
@@ -335,9 +313,9 @@ def info_nce_tiled(query: Tensor, positive: Tensor, *, temperature: float | Tens
         plus the tile budget.
     Explicit negatives ((M, D) or (N, M, D)) stay with ``info_nce``: they are O(N M) anyway.
     """
-    q, p, temperature = _in_batch(query, positive, temperature, symmetric)
-    losses = contrastive_nll_tiled(q, p, _reciprocal(temperature, q.dtype), columns=symmetric, tile_size=tile_size,
-                                   memory_budget_bytes=memory_budget_bytes)
+    q, p, temperature = normalized_in_batch_pair(query, positive, temperature, symmetric)  # (N, D), (N, D)
+    losses = contrastive_nll_tiled(q, p, inverse_temperature(temperature, q.dtype), columns=symmetric,
+                                   tile_size=tile_size, memory_budget_bytes=memory_budget_bytes)
     if not symmetric:
         return losses.mean()
     rows, cols = losses  # (N,), (N,)
@@ -352,7 +330,8 @@ def nt_xent_tiled(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.1, 
     .. math:: \ell_a = \log\sum_{k \ne a} e^{s_{ak}/\tau} - s_{a,a^+}/\tau,\qquad L = \frac{1}{2N}\sum_a \ell_a
 
     Args:
-        z1, z2: (N, D) two views, N >= 2.  temperature: tau > 0, a divisor.
+        z1, z2: (N, D) two views, N >= 2.
+        temperature: tau > 0, a divisor; default 0.1, as ``nt_xent`` (SimCLR, Chen et al. 2020).
         tile_size, memory_budget_bytes: the tile; see ``tile_shape``.
     Returns: scalar mean over the 2N anchors, float32 or wider.
     Cost: 8 N^2 D flops forward, 24 N^2 D backward (the dense path: 16), O(N D) memory plus the tile budget.
@@ -361,7 +340,7 @@ def nt_xent_tiled(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.1, 
     n = len(z1)
     z = l2_normalize(torch.cat([z1, z2]), compute_dtype(z1, z2))  # (2N, D)
     self_index = torch.arange(2 * n, device=z.device)  # (2N,)
-    losses = contrastive_nll_tiled(z, z, _reciprocal(temperature, z.dtype), positive=twin_index(n, z.device),
+    losses = contrastive_nll_tiled(z, z, inverse_temperature(temperature, z.dtype), positive=twin_index(n, z.device),
                                    exclude=self_index, tile_size=tile_size, memory_budget_bytes=memory_budget_bytes)
     return losses.mean()
 
@@ -379,8 +358,8 @@ def clip_loss_tiled(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, tile_s
     Cost: 2 N^2 D flops forward, 8 N^2 D backward (the dense path: 4), O(N D) memory plus the tile budget.
     """
     logit_scale = check.positive_number("logit_scale", logit_scale)
-    a_hat, b_hat = _towers(a, b)
-    scale = logit_scale.to(a_hat.dtype) if isinstance(logit_scale, Tensor) else logit_scale
+    a_hat, b_hat = normalized_towers(a, b)  # (N, D), (N, D)
+    scale = cast_scalar(logit_scale, a_hat.dtype)
     rows, cols = contrastive_nll_tiled(a_hat, b_hat, scale, columns=True, tile_size=tile_size,
                                        memory_budget_bytes=memory_budget_bytes)  # (N,), (N,)
     return (rows.mean() + cols.mean()) / 2
