@@ -82,3 +82,24 @@ def test_installed_versions_match_the_pins():
         except PackageNotFoundError:
             raise AssertionError(f"{name} is not installed; run make test to update ./.venv")
         assert installed.split("+")[0] == pinned, f"{name}: installed {installed}, pinned {pinned}"
+
+
+def test_every_notebook_names_the_kernel_that_make_registers():
+    import json
+    import sys
+
+    names = {}
+    for path in sorted((ROOT / "notebooks").rglob("*.ipynb")):
+        if ".ipynb_checkpoints" not in path.parts:
+            names[path.name] = json.loads(path.read_text())["metadata"]["kernelspec"]["name"]
+    assert set(names.values()) == {"contrastlab"}, names
+    makefile = (ROOT / "Makefile").read_text()
+    assert makefile.count("ipykernel install") >= 2 and makefile.count("--name contrastlab") >= 2  # make test, make lab
+    # `make test` registered it in this environment (--sys-prefix): a hub or Binder image does the same
+    kernel = Path(sys.prefix) / "share" / "jupyter" / "kernels" / "contrastlab" / "kernel.json"
+    if not (Path(sys.prefix) / ".contrastlab-installed").exists():
+        import pytest
+
+        pytest.skip(f"this interpreter ({sys.prefix}) was not set up by make; the kernel check needs it")
+    spec = json.loads(kernel.read_text())
+    assert spec["argv"][0].startswith(sys.prefix) and spec["display_name"] == "Python (contrastlab)"
