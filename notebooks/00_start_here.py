@@ -35,12 +35,14 @@
 # %% [markdown]
 # ## Setup
 #
-# One import of the package, a seed, the device (CUDA or Apple MPS when present, else CPU), and a
-# fast mode: CI sets `CONTRASTLAB_FAST=1` to shrink the sizes; the lessons are the same.
+# One import of the package, then `setup()` from `contrastlab.lessons`, which does the set-up in one
+# call: it seeds torch, picks the device (CUDA or Apple MPS when present, else CPU), runs torch on one
+# thread on a CPU (the models are tiny, and threads that compete for the cores slow them down:
+# `contrastlab.runtime` has the measurement) and reads fast mode, which CI turns on with
+# `CONTRASTLAB_FAST=1` to shrink the sizes; the lessons are the same.
 
 # %%
 import math
-import os
 import platform
 from importlib import metadata
 
@@ -48,10 +50,10 @@ import torch
 import torch.nn.functional as F
 
 import contrastlab.losses  # also binds `contrastlab`
+from contrastlab.lessons import setup
 
-torch.manual_seed(0)
-device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
-FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
+lesson = setup(seed=0)  # torch.manual_seed(0), the device, the thread policy, fast mode; prints one line
+device, FAST = lesson.device, lesson.fast
 
 # %% [markdown]
 # ### Environment check

@@ -41,12 +41,13 @@
 # %% [markdown]
 # ## Setup
 #
-# One import of the package, a seed, the device (CUDA or Apple MPS when present, else CPU), and the
-# fast mode that CI turns on to shrink the sizes.
+# `setup()` from `contrastlab.lessons` does the set-up in one call: it seeds torch, picks the device
+# (CUDA or Apple MPS when present, else CPU), runs torch on one thread on a CPU (the models are tiny,
+# and threads that compete for the cores slow them down: `contrastlab.runtime` has the measurement)
+# and reads fast mode, which CI turns on with `CONTRASTLAB_FAST=1` to shrink the sizes.
 
 # %%
 import math
-import os
 
 import ipywidgets as W
 import numpy as np
@@ -62,11 +63,10 @@ from contrastlab.losses import clip_loss, info_nce, nt_xent
 from contrastlab.losses.core import positive_nll
 from contrastlab.interactive.widgets import Debouncer
 from contrastlab.lessons.exercises import attempt
+from contrastlab.lessons import setup
 
-torch.manual_seed(0)
-device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
-FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
-print(f"contrastlab {contrastlab.__version__}, device {device}, fast mode {FAST}")
+lesson = setup(seed=0)  # torch.manual_seed(0), the device, the thread policy, fast mode; prints one line
+device, FAST = lesson.device, lesson.fast
 
 # %% [markdown]
 # ## 1 · Positives, negatives and views
@@ -175,11 +175,11 @@ viz.softmax_bars((q[0] @ k.T)[:12], temperature=tau,
 
 # %%
 n = 6
-roles = {loss: viz.candidate_roles(loss, n) for loss in ("info_nce", "clip", "nt_xent")}
+roles = {loss: viz.candidate_roles(loss, n) for loss in ("info_nce", "clip_loss", "nt_xent")}
 for loss, r in roles.items():
     positives, negatives, ignored = ((r == role).sum(1) for role in (viz.POSITIVE, viz.NEGATIVE, viz.IGNORED))
     assert (positives == 1).all() and (negatives == negatives[0]).all()  # every anchor: 1 positive, same count
-    print(f"{loss:>8}: {len(r):>2} anchors, each with 1 positive, {negatives[0]} negatives, {ignored[0]} ignored")
+    print(f"{loss:>9}: {len(r):>2} anchors, each with 1 positive, {negatives[0]} negatives, {ignored[0]} ignored")
 both_ways = (info_nce(z1, z2, temperature=tau) + info_nce(z2, z1, temperature=tau)) / 2
 clip = clip_loss(z1, z2, logit_scale=1 / tau)  # CLIP speaks of a logit scale: 1 / tau
 assert torch.allclose(both_ways, clip, atol=1e-5)
@@ -188,7 +188,7 @@ print(f"Check passed: clip_loss {clip.item():.5f} = mean of the two info_nce dir
 
 # %%
 colors = [[0, "#eeeeee"], [0.33, "#eeeeee"], [0.33, "#4c78a8"], [0.67, "#4c78a8"], [0.67, "#2ca02c"], [1, "#2ca02c"]]
-titles = [f"{loss}: {len(r)}×{len(r)}" + (", rows and columns" if loss == "clip" else "") for loss, r in roles.items()]
+titles = [f"{loss}: {len(r)}×{len(r)}" + (", rows and columns" if loss == "clip_loss" else "") for loss, r in roles.items()]
 fig = make_subplots(1, 3, subplot_titles=titles)
 for col, r in enumerate(roles.values(), start=1):
     fig.add_trace(go.Heatmap(z=r, zmin=0, zmax=2, colorscale=colors, showscale=col == 3, colorbar=dict(
@@ -218,13 +218,13 @@ fig.show()
 #   so the logits are nearly equal and the loss is close to $\log C$.
 #
 # Below, both for several batch sizes, against batches whose two views share content (as in section 2).
-# In the figure the `clip` markers hide the `info_nce` ones: on these batches the two are nearly equal.
+# In the figure the `clip_loss` markers hide the `info_nce` ones: on these batches the two are nearly equal.
 
 # %%
 forms = {"info_nce": lambda a, b, t: info_nce(a, b, temperature=t),
-         "clip": lambda a, b, t: clip_loss(a, b, logit_scale=1 / t),  # CLIP's logit scale is 1 / tau
+         "clip_loss": lambda a, b, t: clip_loss(a, b, logit_scale=1 / t),  # CLIP's logit scale is 1 / tau
          "nt_xent": lambda a, b, t: nt_xent(a, b, temperature=t)}
-chance = {"info_nce": math.log, "clip": math.log, "nt_xent": lambda n: math.log(2 * n - 1)}
+chance = {"info_nce": math.log, "clip_loss": math.log, "nt_xent": lambda n: math.log(2 * n - 1)}
 sizes = [2, 4, 8, 16, 32, 64, 128, 256]
 table = {(form, kind): [] for form in forms for kind in ("collapsed", "random", "shared content")}
 for n in sizes:
@@ -237,7 +237,7 @@ for n in sizes:
 worst = max(abs(v - chance[f](n)) for (f, kind), vs in table.items() if kind == "collapsed" for n, v in zip(sizes, vs))
 print(f"Check passed: every collapsed batch sits at its chance level to within {worst:.1e}")
 for form in forms:
-    print(f"{form:>8} at N = 256: chance {chance[form](256):.3f}, random {table[form, 'random'][-1]:.3f},"
+    print(f"{form:>9} at N = 256: chance {chance[form](256):.3f}, random {table[form, 'random'][-1]:.3f},"
           f" shared content {table[form, 'shared content'][-1]:.3f}")
 
 # %%
@@ -535,13 +535,13 @@ check_nt_xent(my_nt_xent)
 # ### Exercise 2 · Count the negatives
 #
 # Return how many negatives **one anchor** competes against in a batch of `n` pairs, for each form:
-# `"info_nce"`, `"clip"` and `"nt_xent"`. Use the table of section 3 only if you are stuck: try to
+# `"info_nce"`, `"clip_loss"` and `"nt_xent"`. Use the table of section 3 only if you are stuck: try to
 # derive it from "which candidates are left once the positive (and, where relevant, the anchor
 # itself) are taken out". The check compares with `viz.candidate_roles` for several `n`.
 
 # %%
 def negatives_per_anchor(loss: str, n: int) -> int:
-    """Number of negatives of one anchor of `loss` ("info_nce", "clip" or "nt_xent") in a batch of n pairs."""
+    """Number of negatives of one anchor of `loss` ("info_nce", "clip_loss" or "nt_xent") in a batch of n pairs."""
     # Your code here.
     return None
 
@@ -549,7 +549,7 @@ def negatives_per_anchor(loss: str, n: int) -> int:
 # %%
 def check_negatives(fn) -> bool:
     """Compare fn with the role matrices of viz.candidate_roles and explain a wrong count."""
-    for loss in ("info_nce", "clip", "nt_xent"):
+    for loss in ("info_nce", "clip_loss", "nt_xent"):
         for n in (2, 5, 64):
             expected = int((viz.candidate_roles(loss, n) == viz.NEGATIVE).sum(1)[0])  # the same for every row
             try:
@@ -570,7 +570,7 @@ def check_negatives(fn) -> bool:
                      n - 1: "NT-Xent pools both views: an anchor competes with the other views on its own side too."}
             print(hints.get(got, "List an anchor's candidates, then remove the positive and (for nt_xent) itself."))
             return False
-    print("Check passed: N - 1 negatives per anchor for info_nce and clip, 2N - 2 for nt_xent.")
+    print("Check passed: N - 1 negatives per anchor for info_nce and clip_loss, 2N - 2 for nt_xent.")
     return True
 
 
@@ -583,7 +583,7 @@ check_negatives(negatives_per_anchor)
 # def negatives_per_anchor(loss, n):
 #     if loss == "nt_xent":
 #         return 2 * n - 2  # 2N views, minus the anchor itself, minus its twin
-#     return n - 1  # info_nce and clip: N candidates of the other side, minus the positive
+#     return n - 1  # info_nce and clip_loss: N candidates of the other side, minus the positive
 #
 #
 # check_negatives(negatives_per_anchor)

@@ -41,13 +41,13 @@
 # %% [markdown]
 # ## Setup
 #
-# One import of the package, a seed, the device, and the fast mode that shrinks the sweeps. The
-# models here are tiny: on a CPU one thread runs them faster than several that compete for cores
-# (the measurement is in `contrastlab.sweeps`'s docstring), so we ask for one.
+# `setup()` from `contrastlab.lessons` does the set-up in one call: it seeds torch, picks the device
+# (CUDA or Apple MPS when present, else CPU), runs torch on one thread on a CPU (the models are tiny,
+# and threads that compete for the cores slow them down: `contrastlab.runtime` has the measurement)
+# and reads fast mode, which CI turns on with `CONTRASTLAB_FAST=1` to shrink the sizes.
 
 # %%
 import math
-import os
 
 import numpy as np
 import plotly.graph_objects as go
@@ -60,13 +60,10 @@ from contrastlab import data, losses, metrics
 from contrastlab.lessons import temperature as temp
 from contrastlab.interactive.widgets import TemperatureExplorer
 from contrastlab.lessons.exercises import attempt
+from contrastlab.lessons import setup
 
-torch.manual_seed(0)
-device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
-if device.type == "cpu":
-    torch.set_num_threads(1)  # tiny models: one thread beats several competing ones
-FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
-print(f"contrastlab {contrastlab.__version__}, device {device}, fast mode {FAST}")
+lesson = setup(seed=0)  # torch.manual_seed(0), the device, the thread policy, fast mode; prints one line
+device, FAST = lesson.device, lesson.fast
 
 # %% [markdown]
 # ## 1 · τ is the sharpness of a softmax over the negatives

@@ -43,19 +43,19 @@
 # %% [markdown]
 # ## Setup
 #
-# The package, a seed, the device (CUDA or Apple MPS when present, else CPU), and a fast mode that
-# shrinks the training runs.
+# `setup()` from `contrastlab.lessons` does the set-up in one call: it seeds torch, picks the device
+# (CUDA or Apple MPS when present, else CPU), runs torch on one thread on a CPU (the models are tiny,
+# and threads that compete for the cores slow them down: `contrastlab.runtime` has the measurement)
+# and reads fast mode, which CI turns on with `CONTRASTLAB_FAST=1` to shrink the sizes.
 
 # %%
 import math
-import os
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
 
-import contrastlab
 import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
@@ -67,13 +67,10 @@ from contrastlab.interactive import figures as viz
 from contrastlab.train import fit
 from contrastlab.interactive.widgets import HardNegativeExplorer
 from contrastlab.lessons.exercises import attempt
+from contrastlab.lessons import setup
 
-torch.manual_seed(0)
-device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
-if device.type == "cpu":
-    torch.set_num_threads(1)  # the models here are tiny: one thread beats several that wait on each other
-FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
-print(f"device {device}, fast mode {FAST}")
+lesson = setup(seed=0)  # torch.manual_seed(0), the device, the thread policy, fast mode; prints one line
+device, FAST = lesson.device, lesson.fast
 
 # %% [markdown]
 # ## 1. What makes a negative hard
@@ -356,7 +353,7 @@ print(f"Mining trade-off: {'holds' if falls and softens else 'does not hold clea
 #   \qquad h' = \frac{\beta q + (1-\beta) n_j}{\lVert \beta q + (1-\beta) n_j\rVert},\ \beta \sim U(0, \tfrac12).$$
 #
 # `negatives.mochi_negatives(q, queue, n_hardest=, n_mixed=, n_query_mixed=)` returns them as an
-# $(N, s + s', D)$ tensor; `negatives.with_real_negatives` appends them to the queue for
+# $(N, s + s', D)$ tensor; `NEG.with_real_negatives` appends them to the queue for
 # `losses.info_nce(q, k, negatives=(N, M + s + s', D))`. Here the first 256 points of section 1's
 # toy are the queries and the other 768 form the queue.
 
@@ -645,7 +642,7 @@ check_mine_one(mine_one)
 #
 # Write `mix_two(a, b, alpha)`: the unit vector in the direction of $\alpha\,\hat a + (1-\alpha)\,\hat b$
 # (hats: scaled to unit length). The self-check tests that the result lies on the sphere, between its
-# two parents, and equals `negatives.mix`.
+# two parents, and equals `NEG.mix`.
 
 # %%
 def mix_two(a: torch.Tensor, b: torch.Tensor, alpha: float) -> torch.Tensor:

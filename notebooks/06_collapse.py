@@ -48,12 +48,13 @@
 # %% [markdown]
 # ## Setup
 #
-# One import of the package, a seed, the device, and the fast mode that shrinks the runs. The
-# models are tiny: on a CPU one thread runs them faster than several competing ones.
+# `setup()` from `contrastlab.lessons` does the set-up in one call: it seeds torch, picks the device
+# (CUDA or Apple MPS when present, else CPU), runs torch on one thread on a CPU (the models are tiny,
+# and threads that compete for the cores slow them down: `contrastlab.runtime` has the measurement)
+# and reads fast mode, which CI turns on with `CONTRASTLAB_FAST=1` to shrink the sizes.
 
 # %%
 import math
-import os
 
 import numpy as np
 import pandas as pd
@@ -62,7 +63,6 @@ import torch
 import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
-import contrastlab
 import contrastlab.data as D
 import contrastlab.losses as L
 import contrastlab.metrics as M
@@ -70,13 +70,10 @@ from contrastlab.lessons import collapse
 from contrastlab.interactive import widgets
 from contrastlab.train import fit
 from contrastlab.lessons.exercises import attempt
+from contrastlab.lessons import setup
 
-torch.manual_seed(0)
-device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
-if device.type == "cpu":
-    torch.set_num_threads(1)  # tiny models: one thread beats several competing ones
-FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
-print(f"contrastlab {contrastlab.__version__}, device {device}, fast mode {FAST}")
+lesson = setup(seed=0)  # torch.manual_seed(0), the device, the thread policy, fast mode; prints one line
+device, FAST = lesson.device, lesson.fast
 
 # %% [markdown]
 # ## 1 · Complete collapse, and why the loss cannot see it

@@ -45,10 +45,14 @@
 
 # %% [markdown]
 # ## Setup
+#
+# `setup()` from `contrastlab.lessons` does the set-up in one call: it seeds torch, picks the device
+# (CUDA or Apple MPS when present, else CPU), runs torch on one thread on a CPU (the models are tiny,
+# and threads that compete for the cores slow them down: `contrastlab.runtime` has the measurement)
+# and reads fast mode, which CI turns on with `CONTRASTLAB_FAST=1` to shrink the sizes.
 
 # %%
 import math
-import os
 
 import ipywidgets as W
 import numpy as np
@@ -56,7 +60,6 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-import contrastlab
 import contrastlab.data as D
 import contrastlab.losses as L
 import contrastlab.metrics as M
@@ -68,13 +71,10 @@ from contrastlab.samplers import MoCoQueue
 from contrastlab.train import fit
 from contrastlab.interactive.widgets import Debouncer
 from contrastlab.lessons.exercises import attempt
+from contrastlab.lessons import setup
 
-torch.manual_seed(0)
-device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
-if device.type == "cpu":
-    torch.set_num_threads(1)  # tiny models: one thread is faster than several waiting on each other
-FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
-print(f"device {device}, fast mode {FAST}")
+lesson = setup(seed=0)  # torch.manual_seed(0), the device, the thread policy, fast mode; prints one line
+device, FAST = lesson.device, lesson.fast
 
 # %% [markdown]
 # ## 1. More negatives: what the batch size changes in the loss

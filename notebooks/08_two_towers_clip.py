@@ -46,13 +46,15 @@
 # %% [markdown]
 # ## Setup
 #
-# The package (with `contrastlab.lessons.two_towers_clip`, the helpers of this lesson), a seed, the device, and the
-# fast mode that shrinks the runs. The towers are tiny, so on a CPU one thread is fastest.
+# The package, with `contrastlab.lessons.two_towers_clip` (the helpers of this lesson).
+# `setup()` from `contrastlab.lessons` does the set-up in one call: it seeds torch, picks the device
+# (CUDA or Apple MPS when present, else CPU), runs torch on one thread on a CPU (the models are tiny,
+# and threads that compete for the cores slow them down: `contrastlab.runtime` has the measurement)
+# and reads fast mode, which CI turns on with `CONTRASTLAB_FAST=1` to shrink the sizes.
 
 # %%
 import copy
 import math
-import os
 
 import ipywidgets as W
 import numpy as np
@@ -69,15 +71,13 @@ from contrastlab.interactive import figures as viz
 from contrastlab.lessons import two_towers_clip as TT
 from contrastlab.interactive.widgets import Debouncer
 from contrastlab.lessons.exercises import attempt
+from contrastlab.lessons import setup
 
-torch.manual_seed(0)
-device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
-if device.type == "cpu":
-    torch.set_num_threads(1)  # tiny models: one thread beats several competing ones
-FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
+lesson = setup(seed=0)  # torch.manual_seed(0), the device, the thread policy, fast mode; prints one line
+device, FAST = lesson.device, lesson.fast
 SEEDS = (0,) if FAST else (0, 1, 2)
 STEPS = 150 if FAST else 400  # training steps of the two-tower runs in sections 1-4
-print(f"contrastlab {contrastlab.__version__}, device {device}, fast mode {FAST}, seeds {SEEDS}")
+print(f"seeds {SEEDS}, {STEPS} training steps per run")
 
 # %% [markdown]
 # ## 1 · Two towers and the symmetric loss
@@ -116,7 +116,7 @@ print(f"CLIP loss on the 500 held-out pairs at τ = 0.07: {before:.3f} untrained
 print(f"held-out top-1 retrieval among 500: a -> b {a_to_b:.1%}, b -> a {b_to_a:.1%} (chance {1 / 500:.1%})")
 print(f"SigLIP's sigmoid loss on the same pairs (t = 10, bias -10): {siglip_before:.3f} untrained, "
       f"{losses.siglip_loss(za, zb, logit_scale=10.0, logit_bias=-10.0).item():.3f} trained")
-viz.similarity_figure(za[:12], zb[:12], loss="clip", temperature=run.last()["temperature"],
+viz.similarity_figure(za[:12], zb[:12], loss=losses.clip_loss, temperature=run.last()["temperature"],
                       title="12 held-out pairs after training: cosine u_i·v_j (pairs on the diagonal)")
 
 # %% [markdown]

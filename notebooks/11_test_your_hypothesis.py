@@ -43,13 +43,15 @@
 # %% [markdown]
 # ## Setup
 #
-# One import of the package, a seed, the device, and the fast mode that shrinks the sweep. Each run
-# of the sweep uses one torch thread (the sweep tool's docstring explains why), and so do we.
+# `setup()` from `contrastlab.lessons` does the set-up in one call: it seeds torch, picks the device
+# (CUDA or Apple MPS when present, else CPU), runs torch on one thread on a CPU (the models are tiny,
+# and threads that compete for the cores slow them down: `contrastlab.runtime` has the measurement)
+# and reads fast mode, which CI turns on with `CONTRASTLAB_FAST=1` to shrink the sizes. Each run of
+# the sweep uses one torch thread too (the sweep tool's docstring explains why).
 
 # %%
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -68,13 +70,10 @@ import contrastlab.sweeps  # contrastlab.sweep(config) runs a sweep; contrastlab
 from contrastlab import data as D, metrics as M
 from contrastlab.interactive.widgets import Debouncer
 from contrastlab.lessons.exercises import attempt
+from contrastlab.lessons import setup
 
-torch.manual_seed(0)
-device = contrastlab.default_device()  # CUDA, else MPS, else the CPU
-if device.type == "cpu":
-    torch.set_num_threads(1)  # tiny models: one thread beats several competing ones
-FAST = os.environ.get("CONTRASTLAB_FAST", "0") == "1"
-print(f"contrastlab {contrastlab.__version__}, device {device}, fast mode {FAST}")
+lesson = setup(seed=0)  # torch.manual_seed(0), the device, the thread policy, fast mode; prints one line
+device, FAST = lesson.device, lesson.fast
 
 # %% [markdown]
 # ## 1 · State the hypothesis, and the rule that will judge it, before looking

@@ -204,3 +204,50 @@ def test_sgd_optimizer_trains_and_bad_names_are_refused(vmf):
     assert without_time(sgd) != without_time(run(vmf, steps=60, eval_every=30, lr=0.05))  # not AdamW after all
     with pytest.raises(ValueError, match=r"optimizer must be one of \['adamw', 'sgd'\], got 'lars'"):
         run(vmf, optimizer="lars")
+
+
+@pytest.fixture
+def caller_threads():
+    """The caller's own thread count, set to one the policy never picks (3), and put back afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    yield 3
+    torch.set_num_threads(before)
+
+
+def threads_seen(vmf, **kwargs):
+    seen = []
+    run(vmf, steps=20, eval_every=10, device="cpu", callbacks=[lambda state: seen.append(torch.get_num_threads())],
+        **kwargs)
+    return seen
+
+
+def test_fit_trains_on_one_thread_on_the_cpu_and_restores_the_callers_count(vmf, caller_threads):
+    assert threads_seen(vmf) == [1, 1, 1]  # the policy (contrastlab.runtime): one thread for tiny models
+    assert torch.get_num_threads() == caller_threads  # the user's code afterwards is unaffected
+
+
+def test_fit_honours_an_explicit_thread_count(vmf, caller_threads):
+    assert threads_seen(vmf, threads=2) == [2, 2, 2]
+    assert torch.get_num_threads() == caller_threads
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt, StopTraining])
+def test_fit_restores_the_thread_count_when_a_run_ends_early(vmf, caller_threads, error):
+    def fail(state):
+        if state.step == 10:
+            raise error("stop")
+
+    if error is RuntimeError:
+        with pytest.raises(RuntimeError, match="stop"):
+            run(vmf, steps=20, eval_every=10, callbacks=[fail])
+    else:
+        assert run(vmf, steps=20, eval_every=10, callbacks=[fail]).interrupted
+    assert torch.get_num_threads() == caller_threads
+
+
+def test_fit_refuses_bad_thread_counts(vmf, caller_threads):
+    for bad, error in [(0, ValueError), (-1, ValueError), (1.5, TypeError), ("2", TypeError), (True, TypeError)]:
+        with pytest.raises(error, match=r"threads must be None \(the policy\) or an int >= 1"):
+            run(vmf, steps=5, threads=bad)
+    assert torch.get_num_threads() == caller_threads

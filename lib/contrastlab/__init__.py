@@ -14,15 +14,16 @@ contracts in ``pyproject.toml`` enforce this):
 
 import importlib
 
-from . import data, losses, methods, metrics, models, samplers, train, validation
-from .train import default_device, fit
+from . import data, losses, methods, metrics, models, runtime, samplers, train, validation
+from .runtime import default_device
+from .train import fit
 
 __version__ = "0.1.0"
 
 # Imported on first use: they pull in plotly, ipywidgets, umap-learn or pandas.
 _LAZY_MODULES = ("interactive", "sweeps", "lessons", "cli")
 
-__all__ = ["data", "losses", "methods", "metrics", "models", "samplers", "train", "validation", "fit",
+__all__ = ["data", "losses", "methods", "metrics", "models", "runtime", "samplers", "train", "validation", "fit",
            "default_device", "sweep", "__version__", *_LAZY_MODULES]
 
 

@@ -22,9 +22,9 @@
 # effective rank and the singular-value spectrum.
 
 # %%
-import os
-
 from contrastlab.interactive.widgets import CollapseLab
+from contrastlab.lessons import setup
 
-app = CollapseLab(steps=60 if os.environ.get("CONTRASTLAB_FAST") == "1" else 300)
+FAST = setup(quiet=True).fast  # seeds torch, one torch thread on a CPU, fast mode from CONTRASTLAB_FAST=1
+app = CollapseLab(steps=60 if FAST else 300)
 app.widget

@@ -20,12 +20,11 @@
 # and coloured by label. Hover a point to see its digit; press Project for UMAP.
 
 # %%
-import os
-
 from contrastlab import data, fit
 from contrastlab.interactive.widgets import EmbeddingExplorer
+from contrastlab.lessons import setup
 
-FAST = os.environ.get("CONTRASTLAB_FAST") == "1"  # CI's small sizes
+FAST = setup(quiet=True).fast  # seeds torch, one torch thread on a CPU, fast mode (CI's small sizes)
 digits = data.digits(strength=0.5, n=600 if FAST else None)
 history = fit(digits, "simclr", steps=20 if FAST else 200, batch_size=128, temperature=0.2, eval_every=0,
               progress=False)

@@ -21,9 +21,9 @@
 # few steps. Stop keeps what was learned so far.
 
 # %%
-import os
-
 from contrastlab.interactive.widgets import TrainingDashboard
+from contrastlab.lessons import setup
 
-app = TrainingDashboard(steps=60 if os.environ.get("CONTRASTLAB_FAST") == "1" else 400)
+FAST = setup(quiet=True).fast  # seeds torch, one torch thread on a CPU, fast mode from CONTRASTLAB_FAST=1
+app = TrainingDashboard(steps=60 if FAST else 400)
 app.widget
