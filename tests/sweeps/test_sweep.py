@@ -151,7 +151,8 @@ def test_contrastlab_sweep_is_the_function_and_sweeps_the_package():
     assert S.expand is plan.expand and S.validate is plan.validate and S.summarize is report.summarize
     assert S.load_config is sweep_config.load_config and S.apply_overrides is sweep_config.apply_overrides
     public = {"sweep", "load_config", "apply_overrides", "validate", "expand", "run_status", "summarize", "compare",
-              "figures", "report_html", "SweepConfigError", "SweepRunError", "OtherCodeWarning"}
+              "figures", "report_html", "SweepConfigError", "SweepRunError", "OtherCodeWarning", "DamagedRunWarning",
+              "RunFolderError", "SweepLockedError", "LargeSweepError"}
     assert set(S.__all__) == public and all(hasattr(S, name) for name in public)
 
 
@@ -443,6 +444,18 @@ def test_a_run_stopped_early_is_not_recorded_as_finished(tmp_path, monkeypatch):
     assert record["status"] == "interrupted"
 
 
+def finished_csvs(out: Path) -> list[Path]:
+    """The run CSVs whose record says finished (the record is written last: the run's proof)."""
+    found = []
+    for path in (out / "runs").glob("*.json"):
+        try:
+            if json.loads(path.read_text()).get("status") == "finished":
+                found.append(path.with_suffix(".csv"))
+        except (OSError, ValueError):
+            pass
+    return found
+
+
 def test_sigkill_then_restart_keeps_finished_runs(tmp_path):
     config = tiny()  # 4 runs; killed once the first has finished
     path = tmp_path / "killme.yaml"
@@ -453,12 +466,12 @@ def test_sigkill_then_restart_keeps_finished_runs(tmp_path):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while not list((out / "runs").glob("*.csv")) and time.monotonic() < deadline and process.poll() is None:
+        while not finished_csvs(out) and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
         os.kill(process.pid, signal.SIGKILL)
     finally:
         process.wait()
-    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "runs").glob("*.csv")}
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in finished_csvs(out)}
     assert 1 <= len(before) < 4, "the kill came too late to test resuming"
     for p in (out / "runs").glob("*.csv"):
         pd.read_csv(p)  # every result file under its real name is whole

@@ -64,8 +64,8 @@ import json
 from pathlib import Path
 from typing import Iterable, Mapping
 
-__all__ = ["load_config", "apply_overrides", "as_config", "SweepConfigError", "SECTIONS", "OPTION_SECTIONS",
-           "DEFAULT_SEEDS", "is_number", "did_you_mean"]
+__all__ = ["load_config", "apply_overrides", "overrides_applied", "as_config", "SweepConfigError", "SECTIONS",
+           "OPTION_SECTIONS", "DEFAULT_SEEDS", "is_number", "did_you_mean"]
 
 SECTIONS = ("name", "description", "out", "data", "model", "loss", "train", "metrics", "seeds", "grid")
 OPTION_SECTIONS = ("data", "model", "loss", "train")  # the sections of options, and of dotted grid keys
@@ -123,8 +123,18 @@ def apply_overrides(config: Mapping, overrides: Iterable[str]) -> dict:
 
     ``loss.temperature=0.2`` sets an option (and drops ``grid["loss.temperature"]``: the override
     wins); ``loss.temperature=[0.1,0.2]`` sweeps it; ``seeds=5``, ``name=x`` set top-level keys;
-    ``grid.data.n=[500,1000]`` adds a grid axis.
+    ``grid.data.n=[500,1000]`` adds a grid axis. Raises ``SweepConfigError`` listing every bad override;
+    ``sweep``, ``validate`` and ``expand`` take ``overrides`` too and report them with the config's own problems.
     """
+    config, problems = overrides_applied(config, overrides)
+    if problems:
+        raise SweepConfigError(problems)
+    return config
+
+
+def overrides_applied(config: Mapping, overrides: Iterable[str]) -> tuple[dict, list[str]]:
+    """(a copy of ``config`` with the overrides that can be applied, the problems of the others): what
+    ``apply_overrides`` does without raising, so that a plan can report them with the config's problems."""
     import yaml
 
     config, problems = as_config(config), []
@@ -158,6 +168,4 @@ def apply_overrides(config: Mapping, overrides: Iterable[str]) -> dict:
             config.setdefault("grid", {})[option] = value
         else:
             problems.append(f"--set {key}: {section} takes no sub-keys; write --set {section}=VALUE")
-    if problems:
-        raise SweepConfigError(problems)
-    return config
+    return config, problems

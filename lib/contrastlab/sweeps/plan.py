@@ -3,7 +3,8 @@
 ``plan_sweep`` reads the top level (sections, name, metrics, seeds, the swept options), expands the
 grid, resolves every grid point against the schema (defaults filled in, values normalised, the
 dataset built once per setting to check its knobs and size) and pairs each point with each seed.
-Every problem of the whole config is collected before anything raises (``SweepConfigError``).
+Every problem of the whole config, ``--set`` overrides included, is collected before anything raises
+(``SweepConfigError``).
 A run's id is a hash of its resolved config and ``SCHEMA_VERSION``.
 """
 
@@ -16,12 +17,13 @@ import json
 import re
 import typing
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from ..data import DATASETS, is_paired
 from ..methods import METHODS, NegCLIP
 from ..metrics import DEFAULT_METRICS, METRICS
-from .config import DEFAULT_SEEDS, OPTION_SECTIONS, SECTIONS, SweepConfigError, as_config, did_you_mean, is_number
+from .config import (DEFAULT_SEEDS, OPTION_SECTIONS, SECTIONS, SweepConfigError, as_config, did_you_mean, is_number,
+                     overrides_applied)
 from .schema import (DATA_OPTIONS, LOSS_OPTIONS, MODEL_OPTIONS, SEQUENCE_OPTIONS, TRAIN_OPTIONS, check_device,
                      check_section)
 
@@ -40,21 +42,22 @@ class Plan:
     runs: list[dict]
 
 
-def validate(config: Mapping | str | Path) -> list[str]:
-    """Every problem of a config (unknown keys with a did-you-mean, wrong types, impossible values,
-    unknown names, loss/data mismatches), one line each; an empty list when it is valid."""
+def validate(config: Mapping | str | Path, overrides: Iterable[str] = ()) -> list[str]:
+    """Every problem of a config and its ``overrides`` (unknown keys with a did-you-mean, wrong types,
+    impossible values, unknown names, loss/data mismatches, malformed overrides), one line each; an
+    empty list when it is valid."""
     try:
-        plan_sweep(as_config(config))
+        plan_sweep(as_config(config), overrides)
     except SweepConfigError as error:
         return error.problems
     return []
 
 
-def expand(config: Mapping | str | Path) -> list[dict]:
-    """The runs of a valid config, in order (grid points in product order, then seeds): dicts with
-    ``run_id``, ``seed``, ``params`` (dotted key -> value of the swept options) and ``config`` (the
-    resolved run: data, model, loss, train, metrics, seed). Raises ``SweepConfigError``."""
-    return plan_sweep(as_config(config)).runs
+def expand(config: Mapping | str | Path, overrides: Iterable[str] = ()) -> list[dict]:
+    """The runs of a valid config (with ``overrides`` applied), in order (grid points in product order,
+    then seeds): dicts with ``run_id``, ``seed``, ``params`` (dotted key -> value of the swept options)
+    and ``config`` (the resolved run: data, model, loss, train, metrics, seed). Raises ``SweepConfigError``."""
+    return plan_sweep(as_config(config), overrides).runs
 
 
 def run_id(run: dict) -> str:
@@ -63,10 +66,12 @@ def run_id(run: dict) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
-def plan_sweep(config: Mapping) -> Plan:
-    """Validate and expand: the resolved config, the grid points and the runs. Raises SweepConfigError."""
+def plan_sweep(config: Mapping, overrides: Iterable[str] = ()) -> Plan:
+    """Apply ``overrides``, validate and expand: the resolved config, the grid points and the runs.
+    Raises SweepConfigError with every problem, the overrides' first, then the config's."""
+    config, early = overrides_applied(config, overrides) if overrides else (config, [])
     base, axes, metrics, seeds, problems = _structure(config)
-    problems = dict.fromkeys(problems)  # ordered, without repeats
+    problems = dict.fromkeys(early + problems)  # ordered, without repeats
     points, data_cache = [], {}
     for values in itertools.product(*(v for _, v in axes)):
         point = json.loads(json.dumps(base))

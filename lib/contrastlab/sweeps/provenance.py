@@ -11,11 +11,10 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import hashlib
-import json
 import os
 from pathlib import Path
 
-__all__ = ["source_fingerprint", "code_fingerprint", "recorded_code", "environment", "cpu_count", "now"]
+__all__ = ["source_fingerprint", "code_fingerprint", "environment", "cpu_count", "now"]
 
 
 def source_fingerprint(package: Path) -> str:
@@ -30,14 +29,6 @@ def source_fingerprint(package: Path) -> str:
 def code_fingerprint() -> str:
     """The fingerprint of this contrastlab's source (``lib/contrastlab/**/*.py``), computed once per process."""
     return source_fingerprint(Path(__file__).resolve().parents[1])  # the whole package, not only sweeps/
-
-
-def recorded_code(runs_dir: Path, run_id: str) -> str | None:
-    """The ``code`` a run's .json recorded; None if it has none (older runs) or cannot be read."""
-    try:
-        return json.loads((Path(runs_dir) / f"{run_id}.json").read_text()).get("code")
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 def now() -> str:

@@ -6,18 +6,29 @@ The config format is ``contrastlab.sweeps.config``; ``plan`` expands it into run
 summarises them.
 
 **The run folder.** Each run is one grid point and one seed, with an id that hashes its resolved
-config (``contrastlab.sweeps.plan``). ``runs/<run_id>.csv`` holds its evaluations and is the only
-proof that it finished: a restarted sweep skips the runs that have one (``rerun=True``, ``--rerun``,
-runs them all again; ``run_status`` tells which will run). ``runs/<run_id>.json`` holds its config,
-status (running, finished, failed with the traceback), wall time and ``code``, a short hash of the
-contrastlab source that trained it: a sweep that reuses runs trained by another source warns
+config (``contrastlab.sweeps.plan``). ``runs/<run_id>.csv`` holds its evaluations, and
+``runs/<run_id>.json``, written after it, its record: config, status (running, finished, failed
+with the traceback, interrupted), wall time, the CSV's row count and SHA-256, and ``code``, a short
+hash of the contrastlab source that trained it. **A run is finished when its CSV verifies against
+its record** (``contrastlab.sweeps.records``: the record says finished, the CSV is whole, its steps
+are fit's evaluation schedule, its rows and SHA-256 match; a record older than these two fields
+is checked without them). A restarted sweep skips the finished runs (``rerun=True``,
+``--rerun``, runs them all again; ``run_status`` tells which will run) and runs again, with a
+``DamagedRunWarning`` naming each, every CSV that does not verify (truncated, empty, garbled, or
+without a finished record). A sweep that reuses runs trained by another source warns
 (``OtherCodeWarning``); the hash is not part of the run id, so editing the package keeps the runs.
 At the end come ``results.csv`` (``results.parquet`` when pyarrow is installed; one row per run and
 evaluation step), ``summary.csv`` (the last step, mean and 95% interval over seeds per grid point),
 ``config.yaml`` (the resolved config and the list of runs), ``environment.json`` (versions, the
 source's hash, device, cores, dates) and ``report.html`` (self-contained, opens offline; skip it
 with ``report=False``, ``--no-report``). Every file is written to a temporary name and renamed, so
-a killed sweep never leaves a half-written file under a real name. One sweep at a time per folder.
+a killed sweep never leaves a half-written file under a real name.
+
+**Before anything runs** (``contrastlab.sweeps.guard``): a sweep of more than ``CONFIRM_ABOVE`` (500)
+runs to run says its size and estimated time and needs ``confirm=False`` (``--yes``); the folder must
+be writable (``RunFolderError``, naming it); and one sweep at a time holds the folder (``sweep.lock``,
+with its PID): a second one raises ``SweepLockedError`` naming that PID, or waits with ``wait=True``
+(``--wait``). A lock left by a killed sweep is taken over.
 
 **The returned frame** carries ``attrs``: ``params`` (the swept options), ``config`` (resolved) and
 ``folder``, so ``summarize(frame)``, ``compare(frame, ...)`` and ``figures(frame)`` need nothing
@@ -30,7 +41,8 @@ while on a busy one threads that fight for the cores slow a run down many times 
 83-203 s on two threads, 12-18 s on one). One thread also makes a run's numbers the same whatever
 the number of workers. ``workers=1`` runs in this process
 (torch's thread count is restored afterwards); more spawn processes, so from a script call
-``sweep`` under ``if __name__ == "__main__":`` (spawned workers re-import the main module).
+``sweep`` under ``if __name__ == "__main__":`` (spawned workers re-import the main module). The
+workers end with the sweep however it ends, a kill included (``contrastlab.sweeps.workers``).
 """
 
 from __future__ import annotations
@@ -46,11 +58,14 @@ from typing import Callable, Iterable, Mapping
 
 from ..data import DATASETS
 from ..train import fit
-from .config import apply_overrides, as_config
+from .config import as_config
 from .files import atomic_write, read_csv, to_yaml, write_json, write_text
+from .guard import FolderLock, check_size, ensure_writable
 from .plan import plan_sweep
-from .provenance import code_fingerprint, cpu_count, environment, now, recorded_code
+from .provenance import code_fingerprint, cpu_count, environment, now
+from .records import DamagedRunWarning, RunCheck, check_run, csv_fingerprint
 from .report import metric_columns, report_html, summarize
+from .workers import worker_pool
 
 __all__ = ["sweep", "run_status", "SweepRunError", "OtherCodeWarning"]
 
@@ -71,17 +86,22 @@ class SweepRunError(RuntimeError):
 
 def run_status(runs: Iterable[dict], folder: str | Path, *, rerun: bool = False) -> dict[str, str]:
     """What a sweep over ``folder`` would do with each of ``runs`` (as ``expand`` gives them), by run id:
-    ``"to run"``; ``"finished"`` (its ``runs/<run_id>.csv`` exists: reused); ``"finished, other code"``
-    (reused, but recorded by another contrastlab source than this one). With ``rerun`` all are to run."""
-    runs_dir, code = Path(folder) / "runs", code_fingerprint()
-    status = {}
-    for run in runs:
-        run_id = run["run_id"]
-        if rerun or not (runs_dir / f"{run_id}.csv").exists():
-            status[run_id] = "to run"
-        else:
-            status[run_id] = "finished" if recorded_code(runs_dir, run_id) == code else "finished, other code"
-    return status
+    ``"to run"``; ``"finished"`` (its CSV verifies: reused); ``"finished, other code"`` (reused, but
+    recorded by another contrastlab source than this one); ``"damaged, to run"`` (its CSV does not
+    verify, ``contrastlab.sweeps.records``: it runs again). With ``rerun`` all are to run."""
+    return {run_id: _status(check, rerun) for run_id, check in _check_all(runs, Path(folder) / "runs").items()}
+
+
+def _check_all(runs: Iterable[dict], runs_dir: Path) -> dict[str, RunCheck]:
+    return {run["run_id"]: check_run(runs_dir, run) for run in runs}
+
+
+def _status(check: RunCheck, rerun: bool) -> str:
+    if check.state == "damaged":
+        return "damaged, to run"
+    if rerun or check.state == "to run":
+        return "to run"
+    return "finished" if check.record.get("code") == code_fingerprint() else "finished, other code"
 
 
 # ----------------------------------------------------------------------------- one run
@@ -91,7 +111,7 @@ class _Interrupted(Exception):
 
 
 def _run_one(run: dict, runs_dir: str) -> dict:
-    """Train one run on one torch thread and write its files; the CSV, written last, marks it finished."""
+    """Train one run on one torch thread and write its files; the record, written last, marks it finished."""
     import torch
 
     threads = torch.get_num_threads()
@@ -111,6 +131,8 @@ def _train_and_write(run: dict, runs_dir: Path) -> dict:
     record = {"run_id": run_id, "seed": run["seed"], "params": run["params"], "config": config,
               "status": "running", "pid": os.getpid(), "contrastlab": __version__, "code": code_fingerprint(),
               "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "started": now()}
+    csv_path = runs_dir / f"{run_id}.csv"
+    csv_path.unlink(missing_ok=True)  # an earlier or damaged result: never left beside a failed run's record
     write_json(runs_dir / f"{run_id}.json", record)
     started = time.perf_counter()
     try:
@@ -125,7 +147,8 @@ def _train_and_write(run: dict, runs_dir: Path) -> dict:
             raise _Interrupted(run_id)
         frame = history.frame
         frame.insert(0, "run_id", run_id)
-        atomic_write(runs_dir / f"{run_id}.csv", lambda tmp: frame.to_csv(tmp, index=False))
+        atomic_write(csv_path, lambda tmp: frame.to_csv(tmp, index=False))
+        written = csv_fingerprint(csv_path.read_bytes())  # rows and SHA-256 of what is on disk
     except BaseException as error:
         status = "interrupted" if isinstance(error, (_Interrupted, KeyboardInterrupt)) else "failed"
         record.update(status=status, seconds=time.perf_counter() - started,
@@ -133,8 +156,8 @@ def _train_and_write(run: dict, runs_dir: Path) -> dict:
                       traceback=traceback.format_exc())
         write_json(runs_dir / f"{run_id}.json", record)
         raise
-    record.update(status="finished", seconds=time.perf_counter() - started, finished=now())
-    write_json(runs_dir / f"{run_id}.json", record)
+    record.update(status="finished", seconds=time.perf_counter() - started, finished=now(), **written)
+    write_json(runs_dir / f"{run_id}.json", record)  # last: from here on the run counts as finished
     return {"run_id": run_id, "seconds": record["seconds"]}
 
 
@@ -148,14 +171,17 @@ def _default_workers(n_todo: int, device: str) -> int:
 
 
 def sweep(config: Mapping | str | Path, *, out: str | Path | None = None, overrides: Iterable[str] = (),
-          workers: int | None = None, progress: bool = True, report: bool = True, rerun: bool = False):
+          workers: int | None = None, progress: bool = True, report: bool = True, rerun: bool = False,
+          confirm: bool = True, wait: bool = False):
     """Run every grid point x seed of ``config`` (a dict or a YAML path) and return the tidy results.
 
     Args:
         config: see ``contrastlab.sweeps.config`` for the format; validated in full before anything runs.
-        out: the run folder (default: the config's ``out``, else ``runs/<name>``). Runs whose
-            ``runs/<run_id>.csv`` already exists there are skipped, so rerunning resumes.
-        overrides: ``"section.option=value"`` strings applied first (``apply_overrides``).
+        out: the run folder (default: the config's ``out``, else ``runs/<name>``). Runs finished there
+            (their CSV verifies against their record) are skipped, so rerunning resumes; damaged ones
+            run again (``DamagedRunWarning``).
+        overrides: ``"section.option=value"`` strings applied first (``apply_overrides``); their
+            problems are reported with the config's.
         workers: processes to use (default: one per core, at most the number of runs to do; 1 on
             CUDA/MPS); 1 runs in this process. Each run uses one torch thread.
         progress: a line saying what will run (on stdout) and a progress bar over runs with the time
@@ -167,38 +193,67 @@ def sweep(config: Mapping | str | Path, *, out: str | Path | None = None, overri
             source it was trained with (the run ids leave the source out, so an edit to the package
             keeps the runs); when some were recorded with another source than this one, the sweep
             warns once (``OtherCodeWarning``), and ``rerun=True`` redoes them.
+        confirm: refuse a sweep of more than ``guard.CONFIRM_ABOVE`` (500) runs to run, saying its size
+            and estimated time (``LargeSweepError``); False runs it (``contrastlab sweep --yes``).
+        wait: if another sweep holds the folder, wait for it to end (its finished runs are then
+            reused) instead of raising ``SweepLockedError``.
     Returns: a pandas DataFrame, one row per run and evaluation step: run_id, seed, one column per
         swept option (named by its dotted key), step, loss, the metrics, then lr, temperature and
         seconds (time since the run's start). The same table is written to ``results.csv``.
         ``frame.attrs`` holds ``params`` (the swept options), ``config`` (the resolved config) and
         ``folder`` (the run folder), which ``summarize``, ``compare`` and ``figures`` read.
-    Raises: SweepConfigError before any run if the config is invalid; SweepRunError after writing
-        the other runs' results if some runs raised; KeyboardInterrupt (nothing half-written) on Ctrl-C.
+    Raises: before any run, SweepConfigError (every problem of the config and overrides),
+        LargeSweepError, RunFolderError (the folder is not writable) or SweepLockedError (another
+        sweep holds it); SweepRunError after writing the other runs' results if some runs raised;
+        KeyboardInterrupt (nothing half-written) on Ctrl-C.
     """
-    config = apply_overrides(as_config(config), overrides)
-    plan = plan_sweep(config)
+    plan = plan_sweep(as_config(config), overrides)
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
         raise ValueError(f"workers must be an integer >= 1 or None, got {workers!r}")
+    folder = Path(out) if out is not None else Path(plan.config["out"])
+    plan.config["out"] = str(folder)
+    checks = _check_all(plan.runs, folder / "runs")  # a first look, for the size of a large sweep
+    todo = [r for r in plan.runs if rerun or checks[r["run_id"]].state != "finished"]
+    size = check_size(plan.config["name"], todo, [c.record for c in checks.values() if c.state == "finished"],
+                      _workers(workers, todo, plan.runs), confirm=confirm)
+    if size and progress:
+        print(size, flush=True)
+    ensure_writable(folder)
+    with FolderLock(folder, wait=wait):
+        return _sweep_locked(plan, folder, workers, progress=progress, report=report, rerun=rerun)
+
+
+def _workers(workers: int | None, todo: list[dict], runs: list[dict]) -> int:
+    device = ", ".join(dict.fromkeys(r["config"]["train"]["device"] for r in runs))
+    workers = workers or _default_workers(len(todo), device)
+    return max(1, min(workers, len(todo))) if todo else 1
+
+
+def _sweep_locked(plan, folder: Path, workers: int | None, *, progress: bool, report: bool, rerun: bool):
+    """The sweep once it holds the folder: what to run, running it, then the tables and the report."""
     resolved, runs, params = plan.config, plan.runs, plan.params
-    folder = Path(out) if out is not None else Path(resolved["out"])
-    resolved["out"] = str(folder)
     runs_dir = folder / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
     for stale in [*folder.glob(".*.tmp"), *runs_dir.glob(".*.tmp")]:  # left by a process killed mid-write
         stale.unlink(missing_ok=True)
-    status = run_status(runs, folder)
-    finished = [r for r in runs if status[r["run_id"]] != "to run"]
-    todo = list(runs) if rerun else [r for r in runs if status[r["run_id"]] == "to run"]
+    checks = _check_all(runs, runs_dir)
+    status = {run_id: _status(check, rerun) for run_id, check in checks.items()}
+    finished = [r for r in runs if checks[r["run_id"]].state == "finished"]
+    todo = [r for r in runs if not status[r["run_id"]].startswith("finished")]
+    damaged = {run_id: c.reason for run_id, c in checks.items() if c.state == "damaged"}
+    if damaged:
+        lines = [f"runs/{run_id}.csv is damaged ({reason}): running it again" for run_id, reason in damaged.items()]
+        lines = lines[:10] + ([f"... and {len(lines) - 10} more"] if len(lines) > 10 else [])
+        head = f"{folder}: " if len(damaged) == 1 else f"{folder}: {len(damaged)} run files did not verify:\n  "
+        warnings.warn(head + "\n  ".join(lines), DamagedRunWarning, stacklevel=3)
     code = code_fingerprint()
-    other_code = [] if rerun else [r for r in finished if status[r["run_id"]] == "finished, other code"]
+    other_code = [r for r in finished if status[r["run_id"]] == "finished, other code"]
     if other_code:
         warnings.warn(f"{len(other_code)} of the {len(finished)} finished runs reused from {runs_dir} were recorded "
                       f"with a different (or unrecorded) contrastlab source than this one (code {code}), so their "
                       "numbers may differ from what it gives; to run them again, pass rerun=True "
-                      "(contrastlab sweep --rerun)", OtherCodeWarning, stacklevel=2)
+                      "(contrastlab sweep --rerun)", OtherCodeWarning, stacklevel=3)
     device = ", ".join(dict.fromkeys(r["config"]["train"]["device"] for r in runs))
-    workers = workers or _default_workers(len(todo), device)
-    workers = max(1, min(workers, len(todo))) if todo else 1
+    workers = _workers(workers, todo, runs)
 
     listing = [{"run_id": r["run_id"], "seed": r["seed"], **r["params"]} for r in runs]
     write_text(folder / "config.yaml", to_yaml({**resolved, "runs": listing}))
@@ -217,7 +272,7 @@ def sweep(config: Mapping | str | Path, *, out: str | Path | None = None, overri
     env["runs"]["failed"] = len(failed)
     write_json(folder / "environment.json", env)
 
-    frame = _collect(runs, params, resolved["metrics"], runs_dir)
+    frame = _collect([r for r in runs if r["run_id"] not in failed], params, resolved["metrics"], runs_dir)
     if frame is not None:
         frame.attrs.update(params=list(params), config=json.loads(json.dumps(resolved)), folder=str(folder))
         results = folder / ("results.parquet" if _have_pyarrow() else "results.csv")
@@ -296,11 +351,10 @@ def _execute(todo: list[dict], runs_dir: Path, workers: int, progress: bool, *, 
 
 
 def _execute_pool(todo: list[dict], runs_dir: Path, workers: int, done: Callable) -> None:
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = worker_pool(workers)  # spawned processes that end with this one, however it ends
     queue, pending = iter(todo), {}
 
     def submit_next() -> None:  # one run per worker at a time: after Ctrl-C there is no backlog to drain
