@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,6 +16,14 @@ def gen(seed=0):
 
 def collapsed(n=10, d=6):
     return torch.ones(n, d, dtype=torch.float64)
+
+
+def randn(*shape, seed=0, dtype=torch.float32):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def unit(x):
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
 def test_alignment_and_uniformity_are_the_loss_values():
@@ -296,3 +305,30 @@ def test_valid_edge_arguments_still_work():
     assert M.linear_r2(z, 2 * z + 1, ridge=0) == pytest.approx(1.0, abs=1e-9)
     assert 0 <= M.linear_probe_accuracy(z[:4], y[:4], max_iter=1) <= 1
     assert M.numerical_rank(z, tol=0.999) == 1
+
+
+# --- the modality gap ----------------------------------------------------------------------------------
+
+def test_modality_gap_matches_numpy_with_different_row_counts(device):
+    a, b = randn(40, 6, seed=1, dtype=torch.float64), randn(25, 6, seed=2, dtype=torch.float64) + 0.5
+    expected = np.linalg.norm(unit(a.numpy()).mean(0) - unit(b.numpy()).mean(0))
+    assert M.modality_gap(a.to(device), b.to(device)) == pytest.approx(expected, abs=1e-12)
+    np.testing.assert_allclose(M.gap_vector(a, b).numpy(), unit(a.numpy()).mean(0) - unit(b.numpy()).mean(0))
+
+
+def test_modality_gap_closed_forms_and_scale_invariance():
+    a = randn(30, 5, seed=3)
+    assert M.modality_gap(a, a) == pytest.approx(0.0, abs=1e-7)
+    assert M.modality_gap(a, 7.0 * a[torch.randperm(30)]) == pytest.approx(0.0, abs=1e-6)  # rows rescaled, shuffled
+    e = torch.eye(5)
+    assert M.modality_gap(e[:1].repeat(4, 1), -e[:1].repeat(3, 1)) == pytest.approx(2.0)  # opposite points
+    assert M.modality_gap(e[:1].repeat(4, 1), e[1:2].repeat(4, 1)) == pytest.approx(math.sqrt(2))  # orthogonal
+
+
+def test_modality_gap_validates():
+    with pytest.raises(ValueError, match="same dimension"):
+        M.modality_gap(randn(4, 3), randn(4, 5))
+    with pytest.raises(ValueError, match="b must be finite"):
+        M.modality_gap(randn(4, 3), torch.full((4, 3), float("nan")))
+    with pytest.raises(TypeError, match="a must be a torch.Tensor"):
+        M.modality_gap(np.ones((4, 3)), randn(4, 3))

@@ -16,10 +16,8 @@ def caller_threads():
     torch.set_num_threads(before)
 
 
-def test_default_device_is_exported_from_every_old_path():
-    from contrastlab.train import default_device
-
-    assert contrastlab.default_device is runtime.default_device is default_device
+def test_default_device_is_the_runtime_one():
+    assert contrastlab.default_device is runtime.default_device
     assert runtime.default_device().type in ("cuda", "mps", "cpu")
 
 

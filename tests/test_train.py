@@ -190,7 +190,7 @@ def test_digits_train_with_the_cnn():
 
 def test_default_device_prefers_an_accelerator():
     import contrastlab
-    from contrastlab.train import default_device
+    from contrastlab.runtime import default_device
 
     expected = "cuda" if torch.cuda.is_available() else (
         "mps" if torch.backends.mps.is_available() else "cpu")
@@ -202,7 +202,7 @@ def test_sgd_optimizer_trains_and_bad_names_are_refused(vmf):
     assert sgd.config["optimizer"] == "sgd"
     assert sgd.last()["knn"] > 0.5 and sgd.last()["loss"] < 0.5 * math.log(2 * 128 - 1)  # far below chance
     assert without_time(sgd) != without_time(run(vmf, steps=60, eval_every=30, lr=0.05))  # not AdamW after all
-    with pytest.raises(ValueError, match=r"optimizer must be one of \['adamw', 'sgd'\], got 'lars'"):
+    with pytest.raises(ValueError, match=r"optimizer must be 'adamw' or 'sgd', got 'lars'"):
         run(vmf, optimizer="lars")
 
 
@@ -251,3 +251,52 @@ def test_fit_refuses_bad_thread_counts(vmf, caller_threads):
         with pytest.raises(error, match=r"threads must be None \(the policy\) or an int >= 1"):
             run(vmf, steps=5, threads=bad)
     assert torch.get_num_threads() == caller_threads
+
+
+# --- bad arguments and diverging runs -------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, error, name", [
+    (dict(metrics=["knn", "foo"]), ValueError, "metrics"),
+    (dict(metrics="knn"), TypeError, "metrics"),
+    (dict(eval_every=-1), ValueError, "eval_every"),
+    (dict(eval_size=0), ValueError, "eval_size"),
+    (dict(lr="1e-3"), TypeError, "lr"),
+    (dict(lr=-1e-3), ValueError, "lr"),
+    (dict(weight_decay=-1.0), ValueError, "weight_decay"),
+    (dict(steps=2.5), TypeError, "steps"),
+    (dict(batch_size=10_000), ValueError, "batch_size"),
+    (dict(seed=-1), ValueError, "seed"),
+    (dict(schedule="cosinus"), ValueError, "schedule"),
+    (dict(optimizer="adam"), ValueError, "optimizer"),
+    (dict(progress="yes"), TypeError, "progress"),
+    (dict(callbacks=[1]), TypeError, "callbacks"),
+    (dict(device="gpu0"), ValueError, "device"),
+    (dict(method=3), TypeError, "method"),
+    (dict(method="simclr2"), ValueError, "method"),
+])
+def test_fit_refuses_bad_arguments_by_name(kwargs, error, name):
+    data = D.vmf_mixture(64, seed=0)
+    with pytest.raises(error, match=rf"\b{name}\b"):
+        fit(data, **{"steps": 2, "batch_size": 16, "progress": False, **kwargs})
+
+
+def test_an_unknown_metric_gets_a_did_you_mean():
+    with pytest.raises(ValueError, match="did you mean 'knn'"):
+        fit(D.vmf_mixture(64), steps=2, batch_size=16, progress=False, metrics=["knnn"])
+
+
+@pytest.mark.parametrize("data", [None, torch.randn(10, 3)])
+def test_fit_needs_a_toy_dataset(data):
+    with pytest.raises(TypeError, match=r"data must be a ToyData"):
+        fit(data, steps=2, progress=False)
+
+
+def test_a_diverging_run_stops_names_the_step_and_keeps_its_history():
+    data = D.vmf_mixture(256, seed=0)
+    with pytest.warns(UserWarning, match=r"diverged at step \d+") as caught:
+        h = fit(data, "simclr", steps=200, batch_size=64, lr=1e6, eval_every=5, progress=False, optimizer="sgd")
+    assert "history.diverged = True" in str(caught[0].message)
+    assert h.diverged and h.interrupted and len(h) >= 1 and h.records[0]["step"] == 0
+    assert all(math.isfinite(r["loss"]) for r in h.records[1:])  # nothing after the divergence was recorded
+    healthy = fit(data, "simclr", steps=5, batch_size=64, progress=False)
+    assert not healthy.diverged

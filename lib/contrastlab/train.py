@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import torch
 from torch import Tensor
 
 from . import metrics as M
+from . import validation as check
 from .data.base import ToyData
 from .methods import Method, build_method
-from .runtime import check_threads, default_device, training_threads  # noqa: F401  (default_device: the old path)
+from .runtime import check_threads, training_threads
 
 DEFAULT_METRICS = M.DEFAULT_METRICS
 
@@ -32,6 +34,10 @@ OPTIMIZERS = {
     "adamw": torch.optim.AdamW,
     "sgd": lambda groups, **kwargs: torch.optim.SGD(groups, momentum=0.9, **kwargs),
 }
+
+
+class _Diverged(Exception):
+    """Raised inside the loop when the loss or the weights stop being finite; ``fit`` catches it."""
 
 
 class StopTraining(Exception):
@@ -58,6 +64,7 @@ class History:
     method: Method | None = None
     config: dict = field(default_factory=dict)
     interrupted: bool = False
+    diverged: bool = False  # the run stopped because the loss or the weights stopped being finite
 
     @property
     def frame(self):
@@ -174,30 +181,60 @@ def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, bat
         **method_options: passed to the set-up (``temperature=0.2``, ``stop_gradient=False``, ...) or to
             the default encoder (``out_dim``, ``feature_dim``, ``hidden``).
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
-    if not isinstance(batch_size, int) or not 2 <= batch_size <= len(data):
-        raise ValueError(f"batch_size must be an integer in [2, {len(data)}] (the dataset size), got {batch_size!r}")
-    if schedule not in ("cosine", "constant"):
-        raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
-    metrics = tuple(metrics)
-    unknown = [name for name in metrics if name not in M.METRICS]
-    if unknown:
-        import difflib
-
-        hints = "".join(f" ({name!r}: did you mean {close[0]!r}?)" for name in unknown
-                        for close in [difflib.get_close_matches(str(name), M.METRICS, n=1)] if close)
-        raise ValueError(f"metrics must be names from contrastlab.metrics.METRICS {sorted(M.METRICS)}, "
-                         f"got unknown {unknown}{hints}")
+    check.instance("data", data, ToyData, "a ToyData (a dataset from contrastlab.data, e.g. data.vmf_mixture())")
+    if not isinstance(method, str):
+        check.instance("method", method, Method, "a set-up name from contrastlab.methods.METHODS or a Method")
+    steps = check.integer("steps", steps, 1)
+    batch_size = check.integer("batch_size", batch_size, 2, len(data))  # at most the dataset size
+    lr = float(check.number("lr", lr, low=0.0))  # 0 trains nothing: a frozen baseline with the same history
+    weight_decay = float(check.number("weight_decay", weight_decay, low=0.0))
+    check.choice("schedule", schedule, ("cosine", "constant"))
+    check.choice("optimizer", optimizer, tuple(OPTIMIZERS))
+    eval_every = check.integer("eval_every", eval_every, 0)  # 0: only at the end
+    eval_size = check.integer("eval_size", eval_size, 2)  # kNN accuracy leaves one out: two samples at least
+    seed = check.seed("seed", seed)
+    check.boolean("progress", progress)
+    metrics = _metric_names(metrics)
+    callbacks = list(check.instance("callbacks", callbacks, (list, tuple), "a list of functions"))
+    for i, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"callbacks[{i}] must be a function of the FitState, got {type(callback).__name__}")
     check_threads(threads)
-    device = torch.device(device) if device is not None else data.device
+    device = _device(device) if device is not None else data.device
     with training_threads(device, threads):
         return _train(data, method, device, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                       schedule=schedule, optimizer=optimizer, eval_every=eval_every, eval_size=eval_size,
                       metrics=metrics, seed=seed, sampler=sampler, callbacks=callbacks, progress=progress,
                       method_options=method_options)
+
+
+def _metric_names(metrics: object) -> tuple[str, ...]:
+    """The names, checked against ``metrics.METRICS`` (a did-you-mean for a typo)."""
+    if isinstance(metrics, str) or not isinstance(metrics, Iterable):
+        raise TypeError(f"metrics must be a list of names from contrastlab.metrics.METRICS, got "
+                        f"{type(metrics).__name__} {metrics!r}")
+    return tuple(check.choice("metrics", name, tuple(M.METRICS)) for name in metrics)
+
+
+def _device(device: object) -> torch.device:
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a torch.device or a name such as 'cpu' or 'cuda', got {type(device).__name__}")
+    try:
+        return torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device must be a device name such as 'cpu', 'cuda' or 'mps', got {device!r}") from error
+
+
+class DivergedWarning(UserWarning):
+    """``fit`` stopped because the loss or the weights stopped being finite."""
+
+
+def _diverged(step: int, loss: float | None, last_finite: float | None) -> str:
+    what = (f"the loss became {loss}" if loss is not None else "the embeddings of a finite batch stopped being "
+            "finite (an optimiser step took the weights too far)")
+    before = f" (the last finite loss was {last_finite:.4g})" if last_finite is not None else ""
+    return (f"fit: training diverged at step {step}: {what}{before}. It stopped there and returns the history "
+            f"so far, with history.diverged = True. Try a smaller lr, a larger temperature or fewer steps.")
 
 
 def _train(data: ToyData, method: str | Method, device: torch.device, *, steps: int, batch_size: int, lr: float,
@@ -254,7 +291,7 @@ def _train(data: ToyData, method: str | Method, device: torch.device, *, steps: 
 
         bar = tqdm(total=steps, desc=history.config["method"], leave=False)
     batches = _batches(len(data), batch_size, batch_gen, sampler)
-    step = 0
+    step, last_finite = 0, None
     try:
         if eval_every:  # the untrained model, for reference
             refresh_batchnorm(model, data, eval_idx)
@@ -263,7 +300,16 @@ def _train(data: ToyData, method: str | Method, device: torch.device, *, steps: 
         while step < steps:
             idx = next(batches).to(device)
             views = data.views(idx, n_views=2, generator=view_gen)
-            loss, _, _ = model.loss(views, data.labels[idx], step)
+            try:
+                loss, _, _ = model.loss(views, data.labels[idx], step)
+            except check.NonFiniteError:
+                batch = views if isinstance(views, (tuple, list)) else (views,)
+                if not all(bool(torch.isfinite(v).all()) for v in batch):
+                    raise  # the data itself is not finite: not a divergence
+                raise _Diverged(_diverged(step, None, last_finite)) from None
+            if not bool(torch.isfinite(loss.detach())):
+                raise _Diverged(_diverged(step, float(loss.detach()), last_finite))
+            last_finite = float(loss.detach())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -281,6 +327,9 @@ def _train(data: ToyData, method: str | Method, device: torch.device, *, steps: 
         history.interrupted = step < steps
         if losses_since_eval:
             record_eval(step)
+    except _Diverged as diverged:
+        history.diverged = history.interrupted = True
+        warnings.warn(str(diverged), DivergedWarning, stacklevel=3)
     finally:
         if bar is not None:
             bar.close()

@@ -218,6 +218,11 @@ def tensor(name: str, value: object, *, ndim: int | None = None, dtype: str | No
     return value
 
 
+class NonFiniteError(ValueError):
+    """A tensor argument holds NaN or inf (a ``ValueError``): ``fit`` reads it as divergence when the
+    batch it fed the model was finite."""
+
+
 def embeddings(name: str, x: object, *, ndim: int = 2) -> Tensor:
     """Check that ``x`` is a finite floating tensor with ``ndim`` dimensions and no empty axis."""
     if not isinstance(x, Tensor):
@@ -231,7 +236,7 @@ def embeddings(name: str, x: object, *, ndim: int = 2) -> Tensor:
         raise ValueError(f"{name} must not have an empty dimension, got shape {tuple(x.shape)}")
     if not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).sum())
-        raise ValueError(f"{name} must be finite, got {bad} NaN or inf value(s) in shape {tuple(x.shape)}")
+        raise NonFiniteError(f"{name} must be finite, got {bad} NaN or inf value(s) in shape {tuple(x.shape)}")
     return x
 
 

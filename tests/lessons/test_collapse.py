@@ -1,5 +1,5 @@
-"""Collapse helpers (contrastlab.lessons.collapse): diagnostics, collapsed-batch losses, the anisotropic toy,
-encoders with and without a projector, SupCon + SimCLR, and the class-collapse measures."""
+"""Collapse helpers (contrastlab.lessons.collapse): diagnostics, collapsed-batch losses, encoders with and
+without a projector, the SupCon + SimCLR builder, and the class-collapse measures."""
 
 import math
 
@@ -7,13 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-import contrastlab.losses as L
 import contrastlab.metrics as M
 from contrastlab import data as D
-from contrastlab.data import anisotropic_gaussian
 from contrastlab.lessons.collapse import (collapse_report, collapsed_loss, encoder_with_projector, subclass_accuracy,
                                           supcon_simclr, variance_share)
-from contrastlab.methods import VICReg, BarlowTwins, SimSiam, SupConSimCLR, build_method
+from contrastlab.methods import VICReg, BarlowTwins, SimSiam, build_method
 from contrastlab.models import build_encoder
 from contrastlab.train import fit
 
@@ -95,39 +93,6 @@ def test_collapsed_loss_validates():
         collapsed_loss("barlow", dim=0)
 
 
-# --- anisotropic_gaussian ----------------------------------------------------------------------
-
-def test_anisotropic_gaussian_has_the_requested_spectrum_and_view_noise():
-    toy = anisotropic_gaussian(20000, dim=8, top_variance=1.0, bottom_variance=0.01, view_noise=0.3, seed=1)
-    expected = np.geomspace(1.0, 0.01, 8)
-    assert np.allclose(toy.variances.numpy(), expected)
-    eigenvalues = np.sort(np.linalg.eigvalsh(np.cov(toy.x.numpy().T)))[::-1]
-    assert np.allclose(eigenvalues, expected, rtol=0.1)
-    views = toy.views(torch.arange(20000), generator=toy.generator(0))  # (N, 2, 8)
-    noise = (views[:, 0] - toy.x).numpy()
-    assert noise.std() == pytest.approx(0.3, rel=0.02)
-    assert toy.dominated_directions() == int((expected < 0.09).sum())
-    assert anisotropic_gaussian(100, view_noise=0.0).dominated_directions() == 0
-
-
-def test_anisotropic_gaussian_is_seeded_and_labelled():
-    a, b = anisotropic_gaussian(300, seed=4), anisotropic_gaussian(300, seed=4)
-    assert torch.equal(a.x, b.x) and torch.equal(a.labels, b.labels)
-    assert not torch.equal(a.x, anisotropic_gaussian(300, seed=5).x)
-    assert set(a.labels.tolist()) <= set(range(8)) and len(set(a.labels.tolist())) > 1
-    assert torch.allclose(a.x, a.latents @ a.rotation, atol=1e-6)
-
-
-@pytest.mark.parametrize("kwargs, name", [(dict(bottom_variance=2.0), "bottom_variance"),
-                                          (dict(bottom_variance=0.0), "bottom_variance"),
-                                          (dict(class_dims=40), "class_dims"),
-                                          (dict(view_noise=-0.1), "view_noise"),
-                                          (dict(dim=1), "dim")])
-def test_anisotropic_gaussian_validates(kwargs, name):
-    with pytest.raises(ValueError, match=name):
-        anisotropic_gaussian(100, **kwargs)
-
-
 # --- encoder_with_projector --------------------------------------------------------------------
 
 def test_the_arms_share_the_backbone_initialisation():
@@ -155,26 +120,6 @@ def test_encoder_with_projector_validates():
 
 
 # --- SupCon + SimCLR ---------------------------------------------------------------------------
-
-def test_joint_loss_is_the_weighted_sum():
-    z1, z2 = randn(12, 5, seed=1), randn(12, 5, seed=2)
-    labels = torch.tensor([0, 1, 2] * 4)
-    encoder = build_encoder((4,), out_dim=5)
-    supcon = L.supcon(torch.stack([z1, z2], 1), labels, temperature=0.2)
-    simclr = L.nt_xent(z1, z2, temperature=0.2)
-    for w in (0.0, 0.3, 1.0):
-        got = SupConSimCLR(encoder, weight=w, temperature=0.2).pair_loss(z1, z2, labels, 0)
-        torch.testing.assert_close(got, w * supcon + (1 - w) * simclr)
-    assert SupConSimCLR.needs_labels
-
-
-def test_joint_loss_validates():
-    encoder = build_encoder((4,))
-    with pytest.raises(ValueError, match="weight"):
-        SupConSimCLR(encoder, weight=1.5)
-    with pytest.raises(ValueError, match="temperature"):
-        SupConSimCLR(encoder, temperature=0.0)
-
 
 def test_supcon_simclr_starts_from_fits_initialisation_and_trains():
     toy = D.feature_mix(200, seed=0)

@@ -9,7 +9,6 @@ import torch
 import contrastlab
 from contrastlab import data as D
 from contrastlab import losses
-from contrastlab import losses as L
 from contrastlab import metrics as M
 from contrastlab.lessons import two_towers_clip as TT
 from contrastlab.methods import CLIP, NegCLIP
@@ -29,31 +28,6 @@ def random_rotation(d, seed=0):
 
 
 # ---------------------------------------------------------------------------------------- the gap
-
-def test_modality_gap_matches_numpy_with_different_row_counts(device):
-    a, b = randn(40, 6, seed=1, dtype=torch.float64), randn(25, 6, seed=2, dtype=torch.float64) + 0.5
-    expected = np.linalg.norm(unit(a.numpy()).mean(0) - unit(b.numpy()).mean(0))
-    assert M.modality_gap(a.to(device), b.to(device)) == pytest.approx(expected, abs=1e-12)
-    np.testing.assert_allclose(M.gap_vector(a, b).numpy(), unit(a.numpy()).mean(0) - unit(b.numpy()).mean(0))
-
-
-def test_modality_gap_closed_forms_and_scale_invariance():
-    a = randn(30, 5, seed=3)
-    assert M.modality_gap(a, a) == pytest.approx(0.0, abs=1e-7)
-    assert M.modality_gap(a, 7.0 * a[torch.randperm(30)]) == pytest.approx(0.0, abs=1e-6)  # rows rescaled, shuffled
-    e = torch.eye(5)
-    assert M.modality_gap(e[:1].repeat(4, 1), -e[:1].repeat(3, 1)) == pytest.approx(2.0)  # opposite points
-    assert M.modality_gap(e[:1].repeat(4, 1), e[1:2].repeat(4, 1)) == pytest.approx(math.sqrt(2))  # orthogonal
-
-
-def test_modality_gap_validates():
-    with pytest.raises(ValueError, match="same dimension"):
-        M.modality_gap(randn(4, 3), randn(4, 5))
-    with pytest.raises(ValueError, match="b must be finite"):
-        M.modality_gap(randn(4, 3), torch.full((4, 3), float("nan")))
-    with pytest.raises(TypeError, match="a must be a torch.Tensor"):
-        M.modality_gap(np.ones((4, 3)), randn(4, 3))
-
 
 def test_shift_embeddings_closes_and_widens_the_gap():
     direction_a, direction_b = torch.zeros(16), torch.zeros(16)
@@ -220,123 +194,6 @@ def test_class_prompts_and_zero_shot_accuracy():
 
 
 # ------------------------------------------------------------------------------- NegCLIP pieces
-
-def decode(captions, o, a):
-    w = o + a
-    return torch.stack([captions[:, :o].argmax(1), captions[:, o:w].argmax(1),
-                        captions[:, w:w + o].argmax(1), captions[:, w + o:].argmax(1)], 1)
-
-
-def test_compositional_pairs_are_consistent():
-    comp = D.compositional_pairs(300, n_objects=5, n_attributes=4, seed=0)
-    assert comp.x.shape == (300, 64) and comp.b.shape == (300, 18)
-    assert torch.all(comp.objects[:, 0] != comp.objects[:, 1])
-    assert torch.all(comp.attributes[:, 0] != comp.attributes[:, 1])
-    assert torch.equal(comp.b.sum(1), torch.full((300,), 4.0))  # four one-hot tokens
-    tokens = decode(comp.b, 5, 4)
-    assert torch.equal(tokens, torch.stack([comp.objects[:, 0], comp.attributes[:, 0],
-                                            comp.objects[:, 1], comp.attributes[:, 1]], 1))
-    assert torch.equal(comp.latents.long(), tokens)
-    assert comp.labels.min() >= 0 and comp.labels.max() < 10  # C(5, 2) unordered object pairs
-    same_pair = comp.labels[:, None] == comp.labels[None, :]
-    sets = [frozenset(o.tolist()) for o in comp.objects]
-    assert all(same_pair[i, j] == (sets[i] == sets[j]) for i in range(40) for j in range(40))
-    again = D.compositional_pairs(300, n_objects=5, n_attributes=4, seed=0)
-    assert torch.equal(comp.x, again.x) and torch.equal(comp.b, again.b)
-    with pytest.raises(ValueError, match="n_objects"):
-        D.compositional_pairs(10, n_objects=1)
-
-
-def test_same_bindings_in_either_caption_order_give_images_from_the_same_pair_of_slots():
-    comp = D.compositional_pairs(4000, n_objects=3, n_attributes=3, noise_a=0.0, seed=1)
-    key = [frozenset(zip(o.tolist(), c.tolist())) for o, c in zip(comp.objects, comp.attributes)]
-    first = {}
-    for i, k in enumerate(key):
-        first.setdefault(k, []).append(i)
-    group = max(first.values(), key=len)
-    distinct = {tuple(np.round(comp.x[i].numpy(), 5)) for i in group}
-    assert len(distinct) == 2  # left/right order only: the caption order does not reach the image
-
-
-def test_swap_attributes_swaps_only_the_bindings():
-    comp = D.compositional_pairs(50, n_objects=6, n_attributes=5, seed=2)
-    swapped = comp.captions(swapped=True)
-    tokens, swapped_tokens = decode(comp.b, 6, 5), decode(swapped, 6, 5)
-    assert torch.equal(swapped_tokens, tokens[:, [0, 3, 2, 1]])
-    assert torch.equal(comp.swap_attributes(swapped), comp.b)  # an involution
-    assert torch.equal(swapped.sum(0)[:6] + swapped.sum(0)[11:17], comp.b.sum(0)[:6] + comp.b.sum(0)[11:17])
-    with pytest.raises(ValueError, match="captions must be a \\(N, 22\\)"):
-        D.swap_attributes(torch.zeros(3, 20), 6, 5)
-
-
-def test_drop_swap_partners_leaves_no_swap_in_the_data():
-    comp = D.compositional_pairs(2000, n_objects=4, n_attributes=4, seed=4)  # 72 compositions: many partners
-    keys = lambda d, flip: [frozenset(zip(o.tolist(), (c.flip(0) if flip else c).tolist()))  # noqa: E731
-                            for o, c in zip(d.objects, d.attributes)]
-    assert set(keys(comp, True)) & set(keys(comp, False))  # the full data has swap partners
-    assert D.swap_partner_rate(comp, 256) > 0.9
-    kept = D.drop_swap_partners(comp)
-    assert not set(keys(kept, True)) & set(keys(kept, False))
-    assert D.swap_partner_rate(kept, 256) == 0.0
-    assert len(D.drop_swap_partners(kept)) == len(kept)  # idempotent
-    assert set(keys(kept, False)) | set(keys(kept, True)) == set(keys(comp, False)) | set(keys(comp, True))
-    with pytest.raises(TypeError, match="data must be a CompositionalPairs"):
-        D.drop_swap_partners(D.paired_modalities(10, seed=0))
-    with pytest.raises(ValueError, match="batch_size"):
-        D.swap_partner_rate(comp, 1)
-
-
-def test_swap_partner_rate_matches_a_direct_count():
-    comp = D.compositional_pairs(300, n_objects=3, n_attributes=3, seed=5)
-    own = [frozenset(zip(o.tolist(), c.tolist())) for o, c in zip(comp.objects, comp.attributes)]
-    swap = [frozenset(zip(o.tolist(), c.flip(0).tolist())) for o, c in zip(comp.objects, comp.attributes)]
-    k = np.array([sum(s == o for o in own) for s in swap])
-    assert D.swap_partner_rate(comp, 2) == pytest.approx(np.mean(k / 299))  # one other sample in the batch
-
-
-def reference_negclip(a, b, n, t):
-    a, b, n = unit(a), unit(b), unit(n)
-    logits = t * a @ np.concatenate([b, n]).T  # (N, N + M)
-    rows = np.log(np.exp(logits).sum(1)) - np.diag(logits[:, :len(b)])
-    square = logits[:, :len(b)]
-    cols = np.log(np.exp(square).sum(0)) - np.diag(square)
-    return (rows.mean() + cols.mean()) / 2
-
-
-def test_clip_loss_with_negatives_matches_numpy_and_bounds_clip_loss(device):
-    a, b, n = (randn(9, 5, seed=s, dtype=torch.float64) for s in (13, 14, 15))
-    n = n[:4]
-    got = L.clip_loss_with_negatives(a.to(device), b.to(device), n.to(device), logit_scale=3.0)
-    assert float(got) == pytest.approx(reference_negclip(a.numpy(), b.numpy(), n.numpy(), 3.0), abs=1e-12)
-    assert float(got) > float(losses.clip_loss(a, b, logit_scale=3.0))  # more candidates, larger loss
-    inputs = tuple(x.clone().requires_grad_(True) for x in (a, b, n))
-    assert torch.autograd.gradcheck(lambda x, y, z: L.clip_loss_with_negatives(x, y, z, logit_scale=2.0), inputs)
-
-
-def test_clip_loss_with_negatives_validates():
-    a = randn(4, 3)
-    with pytest.raises(ValueError, match="b_negatives must have shape"):
-        L.clip_loss_with_negatives(a, a, randn(2, 5), logit_scale=1.0)
-    with pytest.raises(ValueError, match="logit_scale"):
-        L.clip_loss_with_negatives(a, a, a, logit_scale=0.0)
-    with pytest.raises(ValueError, match="a and b must have the same shape"):
-        L.clip_loss_with_negatives(a, randn(5, 3), a, logit_scale=1.0)
-
-
-def test_negclip_method_uses_the_swapped_captions_and_trains():
-    comp = D.compositional_pairs(400, n_objects=6, n_attributes=6, seed=3)
-    method = TT.clip_method(*TT.tower_pair(comp, seed=0), temperature=0.1, negatives=comp.swap_attributes)
-    a, b = comp.views(torch.arange(16), generator=comp.generator(0))
-    loss, za, zb = method.loss((a, b), comp.labels[:16], 0)
-    expected = L.clip_loss_with_negatives(method.encoder(a), method.encoder_b(b),
-                                           method.encoder_b(comp.swap_attributes(b)), logit_scale=10.0)
-    torch.testing.assert_close(loss, expected)
-    history = contrastlab.fit(comp, method, steps=5, batch_size=64, eval_every=0, metrics=("top1",), seed=0,
-                              progress=False)
-    assert math.isfinite(history.last()["loss"])
-    with pytest.raises(TypeError, match="negatives must be a function"):
-        NegCLIP(TT.tower(4), encoder_b=TT.tower(4), negatives=3)
-
 
 def test_binding_accuracy():
     images = torch.eye(4, 6)

@@ -193,6 +193,7 @@ def test_filtered_nt_xent_that_drops_every_negative_is_zero():
     each anchor keeps only its positive, so every anchor scores log(e^x) - x = 0."""
     z1, z2 = two_views(n=6)
     drop = L.false_negative_mask(z1, z2, threshold=-1.0)
+    assert drop.shape == (12, 12)  # (2N, 2N): anchor by candidate
     assert int(drop.sum()) == 12 * 10  # all 2N - 2 negatives of all 2N anchors
     index = torch.arange(12)
     assert not drop[index, index].any() and not drop[index, (index + 6) % 12].any()  # never self or twin
@@ -263,4 +264,5 @@ def test_clip_with_negatives_is_two_info_nce_directions_and_b_to_a_ignores_the_n
         a_to_b = float(L.info_nce(a, b, others, temperature=1 / scale))
         value = float(L.clip_loss_with_negatives(a, b, negatives, logit_scale=scale))
         assert value == pytest.approx((a_to_b + b_to_a) / 2, rel=1e-13)
+        assert value > float(L.clip_loss(a, b, logit_scale=scale))  # more candidates for a -> b: a larger loss
         assert 2 * value - a_to_b == pytest.approx(b_to_a, rel=1e-12)  # the same b -> a term for every negative set
