@@ -59,31 +59,6 @@ def goals(nb) -> list[str]:
     return []
 
 
-PEAK_MARKER = "__contrastlab_peak_memory_kib__"
-PEAK_CELL = ("import json as _json, resource as _resource\n"
-             f"print({PEAK_MARKER!r} + _json.dumps([_resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss, "
-             "_resource.getrusage(_resource.RUSAGE_CHILDREN).ru_maxrss]))")
-
-
-def with_peak_cell(nb):
-    """A copy of ``nb`` whose last cell prints the kernel's peak resident memory (and its children's)."""
-    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    nb.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
-    return nb
-
-
-def pop_peak_cell(nb) -> float | None:
-    """Remove the cell ``with_peak_cell`` added; return the peak in MiB (the kernel or one child, the
-    larger), or None when the notebook stopped before it."""
-    cell = nb.cells.pop()
-    for output in cell.get("outputs", []):
-        for line in output.get("text", "").splitlines():
-            if line.startswith(PEAK_MARKER):
-                own, children = json.loads(line[len(PEAK_MARKER):])
-                return max(own, children) / 1024
-    return None
-
-
 @dataclass
 class Page:
     """One notebook of the book: what the index shows."""
@@ -136,9 +111,9 @@ body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; 
 
 def build(path: Path, out: Path, exporter, *, kernel: str | None, fast: bool, timeout: int, cwd: Path) -> Page:
     """Execute one notebook, write its offline page to ``out`` and return what the index shows."""
-    nb = with_peak_cell(nbformat.read(path, as_version=4))
+    nb = notebooks.with_peak_memory_cell(nbformat.read(path, as_version=4))
     run = notebooks.execute(nb, kernel_name=kernel, fast=fast, timeout=timeout, cwd=cwd)
-    peak = pop_peak_cell(run.notebook)
+    peak = notebooks.pop_peak_memory_cell(run.notebook)
     counts = book_render.prepare(run.notebook)
     if run.error:  # the page shows the cells up to the error; say so at the top as well
         run.notebook.cells.insert(0, nbformat.v4.new_markdown_cell(

@@ -251,6 +251,34 @@ def execute(
     return Run(nb, seconds, error)
 
 
+# --------------------------------------------------------------------------- peak memory
+
+PEAK_MARKER = "__contrastlab_peak_memory_kib__"
+PEAK_CELL = ("import json as _json, resource as _resource\n"
+             f"print({PEAK_MARKER!r} + _json.dumps([_resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss, "
+             "_resource.getrusage(_resource.RUSAGE_CHILDREN).ru_maxrss]))")
+
+
+def with_peak_memory_cell(nb):
+    """A copy of ``nb`` whose last cell prints the kernel's peak resident memory (and its children's)."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
+    return nb
+
+
+def pop_peak_memory_cell(nb) -> float | None:
+    """Remove the cell ``with_peak_memory_cell`` added; return the peak in MiB (the kernel or one child, the
+    larger), or None when the notebook stopped before it."""
+    cell = nb.cells.pop()
+    for output in cell.get("outputs", []):
+        for line in output.get("text", "").splitlines():
+            if line.startswith(PEAK_MARKER):
+                own, children = json.loads(line[len(PEAK_MARKER):])
+                return max(own, children) / 1024
+    return None
+
+
+
 # --------------------------------------------------------------------------- CLI
 
 

@@ -18,6 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BUDGET_S = 60  # per notebook in fast mode, kernel start included
+MEMORY_BUDGET_MIB = 2048  # Binder and the free hosted notebook tiers give about 2 GB
 
 _spec = importlib.util.spec_from_file_location("contrastlab_tools_notebooks", ROOT / "tools" / "notebooks.py")
 tools = importlib.util.module_from_spec(_spec)
@@ -57,11 +58,14 @@ def test_notebook_runs_in_fast_mode(source: Path):
     nb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
     n_cells = len(nb.cells)
     nb.cells.extend(nbformat.v4.new_code_cell(code) for code in solutions(nb))
-    run = tools.execute(nb, fast=True, timeout=BUDGET_S)
+    run = tools.execute(tools.with_peak_memory_cell(nb), fast=True, timeout=BUDGET_S)
+    peak_mib = tools.pop_peak_memory_cell(run.notebook)
 
     if run.error:
         pytest.fail(f"{source.stem} failed in fast mode:\n{run.error}", pytrace=False)
     assert run.seconds < BUDGET_S, f"{source.stem} took {run.seconds:.1f} s in fast mode, budget {BUDGET_S} s"
+    assert peak_mib is not None and peak_mib < MEMORY_BUDGET_MIB, (
+        f"{source.stem} peaked at {peak_mib} MiB in fast mode, budget {MEMORY_BUDGET_MIB} MiB (a Binder-sized tier)")
     text = run.text()
     stderr = [out.get("text", "") for cell in run.notebook.cells[:n_cells] for out in cell.get("outputs", [])
               if out.get("output_type") == "stream" and out.get("name") == "stderr"]
@@ -76,4 +80,4 @@ def test_notebook_runs_in_fast_mode(source: Path):
         assert "Check passed" in printed, (
             f"{source.stem}: a revealed solution does not pass its self-check.\n"
             f"Solution:\n{cell.source}\nPrinted:\n{printed}")
-    print(f"{source.stem}: {run.seconds:.1f} s")
+    print(f"{source.stem}: {run.seconds:.1f} s, peak {peak_mib:.0f} MiB")
