@@ -254,9 +254,13 @@ def execute(
 # --------------------------------------------------------------------------- peak memory
 
 PEAK_MARKER = "__contrastlab_peak_memory_kib__"
+# The kernel's own peak is VmHWM (the high-water mark of its address space, which starts afresh at
+# exec); ru_maxrss would not do: Linux carries it across fork and exec, so a kernel started by a
+# large process (a pytest worker) would report its parent's size. Its children's (sweep workers)
+# peak is RUSAGE_CHILDREN's ru_maxrss, an upper bound for the same reason.
 PEAK_CELL = ("import json as _json, resource as _resource\n"
-             f"print({PEAK_MARKER!r} + _json.dumps([_resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss, "
-             "_resource.getrusage(_resource.RUSAGE_CHILDREN).ru_maxrss]))")
+             "_hwm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+             f"print({PEAK_MARKER!r} + _json.dumps([_hwm, _resource.getrusage(_resource.RUSAGE_CHILDREN).ru_maxrss]))")
 
 
 def with_peak_memory_cell(nb):
