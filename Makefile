@@ -14,16 +14,18 @@ TEST_MARKERS ?= not slow and not browser
 # that tools/import_contracts.py (the custom contract type) is importable. No cache: it takes 0.3 s.
 LINT_IMPORTS := $(VENV)/bin/lint-imports --no-cache --no-logo
 
-.PHONY: lab test test-all test-browser lint-imports layers book notebooks dashboard bench lock clean help
+.PHONY: lab test test-all fuzz test-browser lint-imports layers book notebooks conventions dashboard bench lock clean help
 
 help:
 	@echo "make lab       open JupyterLab on notebooks/ (installs ./.venv on first run)"
 	@echo "make test      check the import contracts, then run the default test suite (installs ./.venv on first run)"
 	@echo "make lint-imports  check the import contracts alone (the layers; also: make layers)"
-	@echo "make test-all  also run the slow tests"
+	@echo "make test-all  also run the slow tests (and the fuzz suite's slow profile)"
+	@echo "make fuzz      the property-based fuzz suite (tests/fuzz) with many examples per function"
 	@echo "make test-browser  drive JupyterLab and Voila in headless Chromium (installs Debian's chromium if missing)"
 	@echo "make book      execute every notebook headless and write HTML to build/book/"
 	@echo "make notebooks regenerate notebooks/*.ipynb (no outputs) from their py:percent sources"
+	@echo "make conventions  regenerate CONVENTIONS.md from the translator's table (contrastlab.conventions)"
 	@echo "make dashboard NB=notebooks/apps/app_temperature.ipynb   serve one notebook's widgets alone with Voila"
 	@echo "make bench     run every benchmark in benchmarks/, print the tables, write benchmarks/RESULTS.md"
 	@echo "make lock      re-resolve constraints.txt from pyproject.toml (needs the network)"
@@ -57,13 +59,21 @@ test-browser: $(STAMP)
 
 test-all: $(STAMP)
 	$(LINT_IMPORTS)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	CONTRASTLAB_FUZZ=slow $(PY) -m pytest $(PYTEST_ARGS)
+
+# The Hypothesis suite with its "slow" profile (tests/fuzz/conftest.py): a few minutes, random each run.
+fuzz: $(STAMP)
+	CONTRASTLAB_FUZZ=slow $(PY) -m pytest tests/fuzz $(PYTEST_ARGS)
 
 book: $(STAMP)
 	$(PY) tools/build_book.py --out build/book $(BOOK_ARGS)
 
 notebooks: $(STAMP)
 	$(PY) tools/notebooks.py sync
+
+# CONVENTIONS.md from the translator's table (contrastlab/conventions.py); tests/test_conventions.py fails when stale
+conventions: $(STAMP)
+	$(PY) tools/conventions.py
 
 # A workshop dashboard: one notebook's widgets, without the code, at http://127.0.0.1:$(PORT)
 NB ?= notebooks/apps/app_temperature.ipynb

@@ -70,12 +70,14 @@ def main() -> None:
                             "--memory-sizes", "4096"]),
                 ("Training speed of fit", [py, "benchmarks/bench_fit.py", "--steps", "50", "--repeats", "2"]),
                 ("UMAP", [py, "benchmarks/bench_umap.py", "--rounds", "1", "--repeats", "1"]),
-                ("Widgets", [py, "benchmarks/bench_widgets.py", "--repeats", "3"])]
+                ("Widgets", [py, "benchmarks/bench_widgets.py", "--repeats", "3"]),
+                ("Diagnosing N x 768 embeddings", [py, "benchmarks/bench_diagnose.py", "--sizes", "1000", "10000"])]
     else:
         plan = [("Losses", [py, "benchmarks/bench_losses.py"]),
                 ("Training speed of fit", [py, "benchmarks/bench_fit.py"]),
                 ("UMAP", [py, "benchmarks/bench_umap.py"]),
                 ("Widgets", [py, "benchmarks/bench_widgets.py"]),
+                ("Diagnosing N x 768 embeddings: time and peak memory", [py, "benchmarks/bench_diagnose.py", "--labels"]),
                 ("Notebooks: time and peak memory, fast and full mode", [py, "benchmarks/bench_notebooks.py"])]
     header = (f"# Benchmark results\n\nMeasured by `make bench` (`python benchmarks/run_all.py`) on "
               f"{time.strftime('%Y-%m-%d %H:%M %Z')}.\n\n- machine: {machine()}\n- versions: {versions()}\n"

@@ -443,6 +443,45 @@ print(("Verdict: agrees" if not failed else "Verdict: disagrees on " + "; ".join
 # </details>
 
 # %% [markdown]
+# ## 7 · The same number in the libraries you will meet
+#
+# You will meet these losses under other names: `NTXentLoss` in pytorch-metric-learning,
+# `MultipleNegativesRankingLoss` in sentence-transformers, `ClipLoss` in open_clip. Each makes its own
+# choices: a default τ of 0.07, a `scale` of 20 that means τ = 0.05, a sum where we take a mean, labels
+# instead of two views. `contrastlab.conventions.translate(library, loss, **params)` gives the
+# contrastlab call that computes the peer's number, a callable that takes the peer's inputs, and each
+# difference in words; `crosscheck` runs the peer itself, when it is installed, on random inputs.
+
+# %%
+from contrastlab.conventions import crosscheck, translate
+
+z1, z2 = torch.randn(8, 16), torch.randn(8, 16)  # 8 pairs of raw embeddings
+pml = translate("pytorch-metric-learning", "NTXentLoss", temperature=0.1)  # PML's default is 0.07
+st = translate("sentence-transformers", "MultipleNegativesRankingLoss")  # its default scale=20
+for t, value in ((pml, pml.loss(torch.cat([z1, z2]), torch.arange(8).repeat(2))), (st, st.loss([z1, z2]))):
+    print(f"{t.peer}\n  is contrastlab's {t.code.split('  #')[0]} = {value:.4f}; first difference: {t.notes[0]}")
+print(f"Check: nt_xent {nt_xent(z1, z2, temperature=0.1):.4f}, info_nce {info_nce(z1, z2, temperature=0.05):.4f}")
+for library, name in (("pytorch-metric-learning", "NTXentLoss"),
+                      ("sentence-transformers", "MultipleNegativesRankingLoss")):
+    r = crosscheck(library, name, shapes=[(8, 16, 0), (33, 32, 1)])
+    print(f"{library} {name}: " + (f"largest difference {r.max_value_diff:.0e} (values), {r.max_grad_diff:.0e} "
+                                   f"(gradients) over {r.runs} runs" if r.ran else f"not installed here ({r.reason})"))
+
+# %% [markdown]
+# **Question.** A sentence-embedding run with `MultipleNegativesRankingLoss` at its defaults and
+# batches of 64 pairs prints a loss of 4.1. Has it learned anything? (Use `st.notes` and section 4.)
+#
+# <details><summary>Answer (click to reveal)</summary>
+#
+# Its `scale=20` is τ = 0.05 and its loss is our one-directional `info_nce`, so its chance level is
+# $\log 64 \approx 4.16$ whatever the scale: at 4.1 it sits at chance. The same number from
+# pytorch-metric-learning's `NTXentLoss` on the two views of 64 samples would be 0.7 nats below its
+# chance level, $\log 127 \approx 4.84$: the same loss value, another verdict.
+# `contrastlab.losses.reference_values(loss, batch_size=N, dim=D)` gives each loss's collapsed, chance
+# and floor values, with their formulas.
+# </details>
+
+# %% [markdown]
 # ## Exercises
 #
 # ### Exercise 1 · NT-Xent from scratch

@@ -332,3 +332,19 @@ def test_modality_gap_validates():
         M.modality_gap(randn(4, 3), torch.full((4, 3), float("nan")))
     with pytest.raises(TypeError, match="a must be a torch.Tensor"):
         M.modality_gap(np.ones((4, 3)), randn(4, 3))
+
+
+@pytest.mark.parametrize("dim", [384, 768, 4096])
+def test_uniform_sphere_uniformity_in_high_dimensions_is_finite_and_matches_a_monte_carlo_mean(dim):
+    value = M.uniform_sphere_uniformity(dim)
+    assert math.isfinite(value) and value < 0
+    g = gen(dim)
+    x = torch.nn.functional.normalize(torch.randn(4000, dim, generator=g, dtype=torch.float64), dim=1)
+    y = torch.nn.functional.normalize(torch.randn(4000, dim, generator=g, dtype=torch.float64), dim=1)
+    monte_carlo = float(torch.log(torch.exp(-2 * (x - y).pow(2).sum(1)).mean()))
+    assert value == pytest.approx(monte_carlo, abs=0.02)
+
+
+def test_uniform_sphere_uniformity_is_continuous_where_the_quadrature_takes_over():
+    below, above = M.uniform_sphere_uniformity(600), M.uniform_sphere_uniformity(700)
+    assert above < below and abs(above - below) < 0.5

@@ -14,7 +14,10 @@ contracts in ``pyproject.toml`` enforce this):
 
 import importlib
 
-from . import data, losses, methods, metrics, models, runtime, samplers, train, validation
+from . import (conventions, data, diagnosis, losses, methods, metrics, models, monitor, planning, runtime, samplers,
+               train, validation)
+from .monitor import HealthMonitor
+from .planning import plan
 from .runtime import default_device
 from .train import fit
 
@@ -23,8 +26,9 @@ __version__ = "0.1.0"
 # Imported on first use: they pull in plotly, ipywidgets, umap-learn or pandas.
 _LAZY_MODULES = ("interactive", "sweeps", "lessons", "cli")
 
-__all__ = ["data", "losses", "methods", "metrics", "models", "runtime", "samplers", "train", "validation", "fit",
-           "default_device", "sweep", "__version__", *_LAZY_MODULES]
+__all__ = ["data", "diagnosis", "losses", "methods", "metrics", "models", "monitor", "runtime", "samplers", "train",
+           "validation", "conventions", "planning", "plan", "fit", "default_device", "HealthMonitor", "diagnose",
+           "sweep", "__version__", *_LAZY_MODULES]
 
 
 def __getattr__(name: str):
@@ -32,4 +36,6 @@ def __getattr__(name: str):
         return importlib.import_module(f".{name}", __name__)
     if name == "sweep":  # the function: contrastlab.sweep(config) -> DataFrame
         return importlib.import_module(".sweeps", __name__).sweep
+    if name == "diagnose":  # the function: contrastlab.diagnose(z) -> Diagnosis (its figure needs plotly)
+        return importlib.import_module(".interactive.diagnosis", __name__).diagnose
     raise AttributeError(f"module 'contrastlab' has no attribute {name!r}")

@@ -71,14 +71,20 @@ def uniform_sphere_uniformity(dim: int, *, t: float = 2) -> float:
     .. math:: \mathcal L_{uniform} = \log\Gamma(d/2) + (1 - d/2)\log t + \log I^{e}_{d/2-1}(2t)
 
     where :math:`I^e_\nu(x) = e^{-x} I_\nu(x)` is the exponentially scaled Bessel function.
-    d = 2 gives log I0e(2t); d = 3 gives log(sinh(2t)/(2t)) - 2t.
+    d = 2 gives log I0e(2t); d = 3 gives log(sinh(2t)/(2t)) - 2t. Where that Bessel value underflows
+    float64 (d above about 600 at t = 2), the same expectation is taken by quadrature over the angle θ
+    between two uniform directions, whose density is proportional to :math:`\sin^{d-2}\theta`.
     """
     from scipy.special import ive  # lazy: only this reference value needs scipy
 
     dim = check.integer("dim", dim, 2)  # the sphere S^(dim-1)
     t = float(check.positive_number("t", t))
-    nu = dim / 2 - 1
-    return math.lgamma(dim / 2) + (1 - dim / 2) * math.log(t) + math.log(float(ive(nu, 2 * t)))
+    bessel = float(ive(dim / 2 - 1, 2 * t))
+    if bessel > 0 and math.isfinite(bessel):
+        return math.lgamma(dim / 2) + (1 - dim / 2) * math.log(t) + math.log(bessel)
+    theta = torch.linspace(0, math.pi, 200_001, dtype=torch.float64)[1:-1]  # (M,) open interval
+    log_density = (dim - 2) * torch.log(torch.sin(theta))  # (M,) unnormalised
+    return float(torch.logsumexp(log_density + 2 * t * (torch.cos(theta) - 1), 0) - torch.logsumexp(log_density, 0))
 
 
 @torch.no_grad()
@@ -92,12 +98,18 @@ def singular_values(z: Tensor, *, center: bool = True) -> Tensor:
     and are returned as 0, so a constant batch has an all-zero centred spectrum in any precision.
     """
     check.embeddings("z", z)
+    center = check.boolean("center", center)
     z = z.to(torch.promote_types(z.dtype, torch.float32))
+    # computed on z / max|z| and scaled back (sigma is linear in z): the norm of a batch of 1e20s in
+    # float32 overflows (1e40), which would floor every singular value to 0
+    scale = z.abs().max()
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    z = z / scale  # (N, D), entries in [-1, 1]
     if not center:
-        return torch.linalg.svdvals(z)
+        return torch.linalg.svdvals(z) * scale
     floor = torch.finfo(z.dtype).eps * max(z.shape) * torch.linalg.norm(z)
     sigma = torch.linalg.svdvals(z - z.mean(0))
-    return torch.where(sigma > floor, sigma, torch.zeros_like(sigma))
+    return torch.where(sigma > floor, sigma, torch.zeros_like(sigma)) * scale
 
 
 def _spectral_entropy_rank(sigma: Tensor, eps: float) -> float:
@@ -133,6 +145,7 @@ def rankme(z: Tensor, *, eps: float = 1e-7) -> float:
 def numerical_rank(z: Tensor, *, tol: float = 1e-3, center: bool = True) -> int:
     """The number of singular values above ``tol`` times the largest one; ``tol`` in (0, 1)."""
     tol = float(check.real_number("tol", tol, low=0.0, high=1.0, high_open=True))
+    center = check.boolean("center", center)
     if tol == 0.0:
         raise ValueError("tol must be a number in (0, 1) (a fraction of the largest singular value), got 0.0")
     sigma = singular_values(z, center=center)
@@ -201,8 +214,8 @@ def collision_rate(labels: Tensor) -> float:
     r"""Probability that a random negative (another sample drawn uniformly) shares the anchor's class:
     :math:`\sum_c \frac{n_c (n_c - 1)}{N (N - 1)}`, about 1/K for K balanced classes (Chuang et al.'s
     class prior tau+)."""
-    if not isinstance(labels, Tensor) or labels.ndim != 1 or len(labels) < 2:
-        raise ValueError(f"labels must be a 1-d tensor with at least 2 labels, got {labels!r:.80}")
+    check.tensor("labels", labels, ndim=1, dtype="integer", dims="(N,)")
+    check.batch_at_least("labels", labels, 2, "a rate over pairs")
     _, counts = torch.unique(labels, return_counts=True)
     n = len(labels)
     return float((counts * (counts - 1)).sum()) / (n * (n - 1))
@@ -221,17 +234,17 @@ def similarity_matrix(a: Tensor, b: Tensor | None = None) -> Tensor:
 
 
 def _positive_column(similarity: Tensor, positive_index: Tensor | None) -> Tensor:
-    if similarity.ndim != 2:
-        raise ValueError(f"similarity must be a 2-d tensor (N, C), got shape {tuple(similarity.shape)}")
+    check.similarities("similarity", similarity)
     n, c = similarity.shape
     if positive_index is None:
         if n != c:
             raise ValueError(f"positive_index is required unless similarity is square, got shape {(n, c)}")
         return torch.arange(n, device=similarity.device)
-    if positive_index.shape != (n,) or positive_index.dtype not in (torch.int32, torch.int64):
-        raise ValueError(f"positive_index must be an integer tensor of shape ({n},), got "
+    check.tensor("positive_index", positive_index, ndim=1, dtype="index", dims=f"({n},)")
+    if positive_index.shape != (n,):
+        raise ValueError(f"positive_index must be an int64 or int32 tensor of shape ({n},), got "
                          f"{positive_index.dtype} {tuple(positive_index.shape)}")
-    return positive_index.to(similarity.device)
+    return check.indices("positive_index", positive_index, c, similarity.device)
 
 
 @torch.no_grad()
@@ -250,10 +263,11 @@ def candidate_probabilities(similarity: Tensor, *, temperature: float,
             ``negative_positive_coupling``.
     Returns: (N, C) probabilities, rows summing to 1.
     """
-    if similarity.ndim != 2:
-        raise ValueError(f"similarity must be a 2-d tensor (N, C), got shape {tuple(similarity.shape)}")
+    check.similarities("similarity", similarity)
     temperature = check.positive_number("temperature", temperature)
-    return torch.softmax(similarity.to(torch.promote_types(similarity.dtype, torch.float32)) / temperature, dim=1)
+    s = similarity.to(torch.promote_types(similarity.dtype, torch.float32))  # (N, C)
+    # shifted by each row's max first (the softmax is unchanged): s / tau itself may overflow to inf
+    return torch.softmax((s - s.amax(1, keepdim=True)) / temperature, dim=1)
 
 
 @torch.no_grad()
@@ -277,12 +291,11 @@ def negative_shares(similarity: Tensor, *, temperature: float, positive_index: T
             negative.
     Returns: (N, C) float32 or wider; rows sum to 1 over the negatives, 0 in the positive's column.
     """
-    if not isinstance(similarity, Tensor) or similarity.ndim != 2:
-        raise ValueError(f"similarity must be a 2-d tensor (N, C), got {getattr(similarity, 'shape', similarity)!r}")
+    check.similarities("similarity", similarity)
     n, c = similarity.shape
     tau = float(check.positive_number("temperature", temperature))
     beta = float(check.real_number("beta", beta, low=0.0))
-    logits = similarity.to(torch.promote_types(similarity.dtype, torch.float32)) * ((1 + beta) / tau)  # (N, C)
+    logits = similarity.to(torch.promote_types(similarity.dtype, torch.float32))  # (N, C), scaled below
     if positive_index is not None:
         if c < 2:
             raise ValueError(f"similarity must have a negative beside the positive (C >= 2), got shape {(n, c)}")
@@ -291,7 +304,11 @@ def negative_shares(similarity: Tensor, *, temperature: float, positive_index: T
             raise ValueError(f"positive_index must lie in [0, {c - 1}], got values outside it")
         logits = logits.clone()
         logits[torch.arange(n, device=logits.device), pos] = -math.inf  # the positive is no negative
-    return torch.softmax(logits, dim=1)
+        if not bool(torch.isfinite(logits).any(1).all()):
+            raise ValueError("similarity must have a finite negative in every row (besides the positive), "
+                             "got a row whose negatives are all -inf")
+    # shifted by each row's max first (the softmax is unchanged): s (1 + beta) / tau may overflow to inf
+    return torch.softmax((logits - logits.amax(1, keepdim=True)) * ((1 + beta) / tau), dim=1)
 
 
 @torch.no_grad()
@@ -507,8 +524,14 @@ def linear_r2(features: Tensor, targets: Tensor, *, ridge: float = 1e-6) -> floa
         raise ValueError("targets must vary: every row is the same, so R² (explained variance) is undefined")
     x = torch.cat([features.double(), torch.ones(len(features), 1, dtype=torch.float64, device=features.device)], 1)
     y = targets.double()
-    gram = x.T @ x + ridge * torch.eye(x.shape[1], dtype=torch.float64, device=x.device)
-    w = torch.linalg.solve(gram, x.T @ y)
+    # the ridge problem as one least-squares system [X; sqrt(ridge) I] W = [Y; 0], solved by SVD (gelsd,
+    # on the CPU: the matrices are small): collinear or collapsed features (a singular Gram matrix when
+    # ridge = 0, or numerically singular at 1e20) get the minimum-norm fit instead of a LinAlgError
+    x, y = x.cpu(), y.cpu()
+    penalty = math.sqrt(ridge) * torch.eye(x.shape[1], dtype=torch.float64)  # (D+1, D+1)
+    w = torch.linalg.lstsq(torch.cat([x, penalty]), torch.cat([y, torch.zeros(x.shape[1], y.shape[1],
+                                                                               dtype=torch.float64)]),
+                           driver="gelsd").solution  # (D+1, K)
     residual = (y - x @ w).pow(2).sum()
     total = (y - y.mean(0)).pow(2).sum()
     return float(1 - residual / total)

@@ -24,7 +24,8 @@ from torch import Tensor
 from . import metrics as M
 from . import validation as check
 from .data.base import ToyData
-from .methods import Method, build_method
+from .methods import CLIP, METHODS, Method, SimCLR, SimSiam, build_method
+from .monitor import HealthMonitor
 from .runtime import check_threads, training_threads
 
 DEFAULT_METRICS = M.DEFAULT_METRICS
@@ -65,6 +66,7 @@ class History:
     config: dict = field(default_factory=dict)
     interrupted: bool = False
     diverged: bool = False  # the run stopped because the loss or the weights stopped being finite
+    monitor: HealthMonitor | None = None  # fit(monitor=...): its checks of the training batches
 
     @property
     def frame(self):
@@ -155,7 +157,7 @@ def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, bat
         eval_size: int = 1024, metrics: Iterable[str] = DEFAULT_METRICS, seed: int = 0,
         device: torch.device | str | None = None, sampler: Iterable | None = None,
         callbacks: Iterable[Callable[[FitState], bool | None]] = (), progress: bool = True,
-        threads: int | None = None, **method_options) -> History:
+        threads: int | None = None, monitor: HealthMonitor | bool | None = None, **method_options) -> History:
     """Train a set-up on a toy dataset for ``steps`` steps and return its ``History``.
 
     Args:
@@ -178,12 +180,17 @@ def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, bat
             machine and slow down many times over on a busy one; untouched on CUDA/MPS. An int >= 1
             overrides it. The caller's thread count is restored when ``fit`` returns (also on an
             error or Ctrl-C).
+        monitor: None (no checks), True (a ``HealthMonitor`` that warns) or your ``HealthMonitor``: it
+            checks the training batch every ``monitor.every`` steps for collapse, a loss at its collapsed,
+            chance or floor value and a τ pinned at its clamp (``contrastlab.monitor``), warning once per
+            cause; fit tells it the set-up's loss and τ where it does not know them. ``history.monitor``.
         **method_options: passed to the set-up (``temperature=0.2``, ``stop_gradient=False``, ...) or to
             the default encoder (``out_dim``, ``feature_dim``, ``hidden``).
     """
     check.instance("data", data, ToyData, "a ToyData (a dataset from contrastlab.data, e.g. data.vmf_mixture())")
     if not isinstance(method, str):
         check.instance("method", method, Method, "a set-up name from contrastlab.methods.METHODS or a Method")
+    _check_modalities(data, method)
     steps = check.integer("steps", steps, 1)
     batch_size = check.integer("batch_size", batch_size, 2, len(data))  # at most the dataset size
     lr = float(check.number("lr", lr, low=0.0))  # 0 trains nothing: a frozen baseline with the same history
@@ -200,12 +207,28 @@ def fit(data: ToyData, method: str | Method = "simclr", *, steps: int = 300, bat
         if not callable(callback):
             raise TypeError(f"callbacks[{i}] must be a function of the FitState, got {type(callback).__name__}")
     check_threads(threads)
+    if monitor is True:
+        monitor = HealthMonitor()
+    monitor = check.instance("monitor", monitor if monitor is not False else None, HealthMonitor,
+                             "a contrastlab.HealthMonitor or True", optional=True)
     device = _device(device) if device is not None else data.device
     with training_threads(device, threads):
         return _train(data, method, device, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                       schedule=schedule, optimizer=optimizer, eval_every=eval_every, eval_size=eval_size,
                       metrics=metrics, seed=seed, sampler=sampler, callbacks=callbacks, progress=progress,
-                      method_options=method_options)
+                      monitor=monitor, method_options=method_options)
+
+
+def _check_modalities(data: ToyData, method: object) -> None:
+    """A one-modality set-up on paired data (two towers' inputs) is refused by name, before training:
+    its loss would otherwise fail deep inside on the (a, b) pair of views. (A two-tower set-up on
+    one-modality data is refused by ``build_method``.)"""
+    cls = METHODS.get(method) if isinstance(method, str) else type(method)
+    if cls is not None and hasattr(data, "b") and not cls.paired:
+        two_tower = sorted(name for name, c in METHODS.items() if c.paired)
+        raise ValueError(f"method {method if isinstance(method, str) else cls.__name__!r} trains on views of one "
+                         f"modality, but data {data.name} is paired (two modalities): use a two-tower set-up "
+                         f"({', '.join(two_tower)})")
 
 
 def _metric_names(metrics: object) -> tuple[str, ...]:
@@ -237,10 +260,24 @@ def _diverged(step: int, loss: float | None, last_finite: float | None) -> str:
             f"so far, with history.diverged = True. Try a smaller lr, a larger temperature or fewer steps.")
 
 
+# The loss each set-up's batch loss equals, for the monitor's reference values (a set-up not listed
+# gets the embedding checks only: its loss has another scale, a queue or extra terms).
+MONITORED_LOSSES: dict[type, str] = {SimCLR: "nt_xent", SimSiam: "negative_cosine", CLIP: "clip_loss"}
+
+
+def _configure_monitor(monitor: HealthMonitor, model: Method) -> None:
+    """Tell the monitor the set-up's loss, its τ and the clamp of a learnable τ, where it does not know them."""
+    if monitor.loss is None:
+        monitor.loss = MONITORED_LOSSES.get(type(model))
+    if isinstance(model, CLIP) and model.scale is not None and monitor.temperature_range is None:
+        monitor.temperature_range = (1 / model.scale.max_scale, None)
+
+
 def _train(data: ToyData, method: str | Method, device: torch.device, *, steps: int, batch_size: int, lr: float,
            weight_decay: float, schedule: str, optimizer: str, eval_every: int, eval_size: int,
            metrics: tuple[str, ...], seed: int, sampler: Iterable | None,
-           callbacks: Iterable[Callable[[FitState], bool | None]], progress: bool, method_options: dict) -> History:
+           callbacks: Iterable[Callable[[FitState], bool | None]], progress: bool, monitor: HealthMonitor | None,
+           method_options: dict) -> History:
     """``fit`` after its arguments are checked, under the thread policy."""
     data = data.to(device)
     with torch.random.fork_rng(devices=[]):
@@ -265,7 +302,9 @@ def _train(data: ToyData, method: str | Method, device: torch.device, *, steps: 
     config = {f"data.{k}": v for k, v in data.knobs.items()}
     config.update(data=data.name, method=method if isinstance(method, str) else type(method).__name__,
                   steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed, **method_options)
-    history = History(method=model, config=config)
+    history = History(method=model, config=config, monitor=monitor)
+    if monitor is not None:
+        _configure_monitor(monitor, model)
     callbacks = list(callbacks)
     losses_since_eval: list[float] = []
     started = time.perf_counter()
@@ -301,7 +340,7 @@ def _train(data: ToyData, method: str | Method, device: torch.device, *, steps: 
             idx = next(batches).to(device)
             views = data.views(idx, n_views=2, generator=view_gen)
             try:
-                loss, _, _ = model.loss(views, data.labels[idx], step)
+                loss, z1, z2 = model.loss(views, data.labels[idx], step)
             except check.NonFiniteError:
                 batch = views if isinstance(views, (tuple, list)) else (views,)
                 if not all(bool(torch.isfinite(v).all()) for v in batch):
@@ -310,6 +349,9 @@ def _train(data: ToyData, method: str | Method, device: torch.device, *, steps: 
             if not bool(torch.isfinite(loss.detach())):
                 raise _Diverged(_diverged(step, float(loss.detach()), last_finite))
             last_finite = float(loss.detach())
+            if monitor is not None:
+                monitor.update(step, z1, z2 if z2.shape == z1.shape else None, loss=last_finite,
+                               temperature=model.temperature)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -161,6 +161,33 @@ def test_embedding_explorer_umap_and_hover(page, jupyter_server, scratch_dir):
     assert "label" in widget_html(page, "label", timeout=10)  # the digit under the mouse, with its label
 
 
+def fill_text(page, description: str, value: str) -> None:
+    """Type ``value`` into the ipywidgets Text box labelled ``description`` (replacing what it held)."""
+    label = page.locator(".widget-label", has_text=re.compile(rf"^\s*{re.escape(description)}\s*$"))
+    box = page.locator(".widget-inline-hbox").filter(has=label).locator("input")
+    box.fill(value)
+    box.press("Enter")
+
+
+@pytest.mark.browser
+def test_diagnose_app_loads_a_file_and_shows_its_findings(page, jupyter_server, scratch_dir):
+    open_app(page, jupyter_server, scratch_dir, "app_diagnose")
+    assert title_starting(page, "Diagnosis of 200 x 384", timeout=60)  # fast mode: 200 MiniLM sentences
+    assert title_starting(page, "PCA of 200") == "PCA of 200 embeddings"  # the explorer of the rows
+    widget_html(page, "findings")
+    rng = np.random.default_rng(0)  # a collapsed embedding, written where the kernel runs (the notebook's folder)
+    np.save(scratch_dir / "collapsed.npy", (1 + 1e-3 * rng.standard_normal((300, 32))).astype(np.float32))
+    fill_text(page, "file", "collapsed.npy")
+    for description in ("key", "labels", "labels key"):
+        fill_text(page, description, "")
+    lab.click_button(page, "Load")
+    assert "complete collapse" in title_starting(page, "Diagnosis of 300 x 32", timeout=60)
+    assert "complete collapse: std·√d = " in widget_html(page, "complete collapse", timeout=30)
+    fill_text(page, "file", "missing.npy")
+    lab.click_button(page, "Load")
+    widget_html(page, "missing.npy: no such file", timeout=30)
+
+
 # ----------------------------------------------------------------------------------------- Voila
 
 @pytest.fixture

@@ -548,3 +548,28 @@ def test_every_builder_on_device(device):
     np.testing.assert_allclose(np.asarray(figs[4].data[0].y)[0], 0.0)
     both = torch.cat([a, b]).cpu().numpy()
     np.testing.assert_allclose(np.asarray(figs[2].data[0].z), _cos_np(both, both), atol=1e-5)
+
+
+def test_training_curves_draw_reference_lines_and_keep_them_on_update():
+    reference = L.reference_values("nt_xent", batch_size=8, dim=4)
+    fig = viz.training_curves(RECORDS, metrics=("loss", "knn"), reference=reference)
+    lines = {s.name: s.y0 for s in fig.layout.shapes if (s.name or "").startswith("reference:")}
+    assert lines == {f"reference:{k}": pytest.approx(v) for k, v in reference.lines().items()}
+    assert all(s.line.dash == "dash" and s.yref == fig.data[0].yaxis for s in fig.layout.shapes if s.name)
+    widget = go.FigureWidget(fig)
+    viz.training_curves(RECORDS + [{"step": 30, "loss": 2.0}], fig=widget, reference={"chance": 3.0})
+    assert len(widget.data) == 2 and list(widget.data[0].y) == [5, 4, 3, 2]
+    assert {s.name: s.y0 for s in widget.layout.shapes}["reference:chance"] == 3.0
+    assert len([s for s in widget.layout.shapes if s.name]) == 3  # updated in place, nothing added
+    partial = viz.training_curves(RECORDS, metrics=("loss",), reference=L.reference_values("nt_xent", batch_size=8))
+    assert [s.name for s in partial.layout.shapes] == ["reference:collapsed"]  # chance and floor need dim
+
+
+def test_training_curves_auto_reference_from_a_fit_history():
+    from contrastlab import data, fit
+    history = fit(data.vmf_mixture(64, n_classes=4, dim=8), "simclr", steps=2, batch_size=16, eval_every=2)
+    fig = viz.training_curves(history, metrics=("loss",), reference="auto")
+    names = sorted(s.name for s in fig.layout.shapes if s.name)
+    assert names == ["reference:chance", "reference:collapsed", "reference:floor"]
+    collapsed = next(s.y0 for s in fig.layout.shapes if s.name == "reference:collapsed")
+    assert collapsed == pytest.approx(math.log(2 * 16 - 1))

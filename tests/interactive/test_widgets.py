@@ -96,7 +96,8 @@ def test_temperature_explorer_slider_drives_the_figure():
 
 def test_training_dashboard_choices_are_the_registries_applicable_entries():
     app = Wd.TrainingDashboard()
-    assert list(app.dataset.options) == [name for name in D.DATASETS if not D.is_paired(name)]
+    assert list(app.dataset.options) == [name for name in D.DATASETS
+                                         if not D.is_paired(name) and not D.reads_files(name)]
     assert list(app.method.options) == [name for name, cls in Me.METHODS.items() if not cls.paired]
     assert "paired_modalities" not in app.dataset.options and "clip" not in app.method.options
     assert set(Wd.DATASET_PRESETS) <= set(app.dataset.options)  # presets are keyed by registry names

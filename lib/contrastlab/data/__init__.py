@@ -13,9 +13,12 @@ Every generator returns a ``ToyData`` (clean inputs ``x``, ``labels``, ``latents
 - ``compositional_pairs``: two objects with attributes, captions that bind them (NegCLIP).
 - ``correlated_gaussians``: pairs with a known mutual information (InfoNCE's bound).
 - ``text``: a shipped corpus of sentences in topics, text views and graded STS pairs.
+- ``from_arrays`` / ``arrays``: your own inputs and labels (tensors, arrays or files) with a views
+  function (``data.user``); ``arrays`` is the registry entry a sweep config names.
 
 ``DATASETS`` maps each generator's name to it: the one registry that ``fit``, the sweeps and the
-widgets read; ``is_paired(name)`` tells the two-modality ones (two-tower set-ups only).
+widgets read; ``is_paired(name)`` tells the two-modality ones (two-tower set-ups only) and
+``reads_files(name)`` the ones built from the user's files (``arrays``: the apps do not offer them).
 """
 
 import typing
@@ -32,18 +35,19 @@ from .features import FeatureMix, feature_mix
 from .latent import LatentMLP, latent_mlp
 from .paired import PairedModalities, paired_modalities
 from .spheres import SphereMixture, vmf_mixture
+from .user import ArrayData, arrays, from_arrays, integer_labels, load_array
 
 __all__ = [
     "text", "ToyData", "vmf_mixture", "SphereMixture", "latent_mlp", "LatentMLP", "feature_mix", "FeatureMix",
     "paired_modalities", "PairedModalities", "digits", "Digits", "augment_digits", "AUGMENTATIONS",
     "anisotropic_gaussian", "AnisotropicGaussian", "compositional_pairs", "CompositionalPairs", "swap_attributes",
     "drop_swap_partners", "swap_partner_rate", "correlated_gaussians", "CorrelatedGaussians",
-    "DATASETS", "is_paired",
+    "from_arrays", "arrays", "ArrayData", "load_array", "integer_labels", "DATASETS", "is_paired", "reads_files",
 ]
 
 DATASETS: dict[str, Callable[..., ToyData]] = {
     fn.__name__: fn for fn in (vmf_mixture, latent_mlp, feature_mix, digits, anisotropic_gaussian,
-                               paired_modalities, compositional_pairs, correlated_gaussians)
+                               paired_modalities, compositional_pairs, correlated_gaussians, arrays)
 }
 
 
@@ -52,3 +56,10 @@ def is_paired(name: str) -> bool:
     if name not in DATASETS:
         raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {name!r}")
     return issubclass(typing.get_type_hints(DATASETS[name])["return"], PairedModalities)
+
+
+def reads_files(name: str) -> bool:
+    """Whether the dataset ``name`` is built from the user's files (``arrays``), not from knobs alone."""
+    if name not in DATASETS:
+        raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {name!r}")
+    return bool(getattr(DATASETS[name], "reads_files", False))

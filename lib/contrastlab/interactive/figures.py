@@ -35,12 +35,14 @@ from torch import Tensor
 
 from .. import losses as L
 from .. import metrics as M
+from .. import validation as check
 from .projection import project
 
 __all__ = [
     "circle_figure", "sphere_figure", "embedding_figure", "projection_figure", "candidate_roles",
     "similarity_figure", "softmax_bars", "negative_weights_figure", "training_curves", "spectrum_figure",
     "alignment_uniformity_figure", "similarity_histogram", "LOSSES", "POSITIVE", "NEGATIVE", "IGNORED",
+    "history_reference",
 ]
 
 POSITIVE, NEGATIVE, IGNORED = 2, 1, 0  # the codes of candidate_roles
@@ -758,8 +760,57 @@ def _series(records: list[dict], metric: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
 
 
+_REFERENCE_COLORS = {"collapsed": "#d62728", "chance": "#7f7f7f", "floor": "#2ca02c"}
+
+
+def history_reference(history) -> L.ReferenceValues | None:
+    """The reference values of a ``fit`` history's loss: its set-up's first objective at the run's batch size,
+    temperature and embedding size; None when they cannot be told (not a History, a loss without them)."""
+    from ..methods import output_dim
+
+    method, config = getattr(history, "method", None), getattr(history, "config", None) or {}
+    objectives = getattr(method, "objectives", ())
+    if not objectives or "batch_size" not in config:
+        return None
+    settings = {}
+    if getattr(method, "temperature", None) is not None and objectives[0].__name__ in (
+            "nt_xent", "info_nce", "decoupled_nt_xent", "supcon"):
+        settings["temperature"] = method.temperature
+    try:
+        dim = output_dim(method.encoder)
+    except (ValueError, AttributeError):
+        dim = None
+    try:
+        return L.reference_values(objectives[0], batch_size=config["batch_size"], dim=dim, **settings)
+    except (ValueError, TypeError):
+        return None
+
+
+def _reference_lines(fig: BaseFigure, reference) -> None:
+    """Dashed lines (and a label) at the reference values on the "loss" subplot: updated in place by name,
+    added when new, so that a reused figure keeps its traces."""
+    lines = reference.lines() if hasattr(reference, "lines") else dict(reference)
+    loss = next((t for t in fig.data if t.name == "loss"), None)
+    if loss is None:
+        return
+    xref, yref = f"{loss.xaxis or 'x'} domain", loss.yaxis or "y"
+    shapes = {s.name: s for s in fig.layout.shapes if s.name}
+    labels = {a.name: a for a in fig.layout.annotations if a.name}
+    for name, value in lines.items():
+        key, value = f"reference:{name}", float(value)
+        if key in shapes:
+            shapes[key].update(y0=value, y1=value)
+            labels[key].update(y=value, text=f"{name} {value:.3g}")
+            continue
+        color = _REFERENCE_COLORS.get(name, "#7f7f7f")
+        fig.add_shape(type="line", xref=xref, yref=yref, x0=0, x1=1, y0=value, y1=value, name=key,
+                      line=dict(color=color, width=1, dash="dash"))
+        fig.add_annotation(xref=xref, yref=yref, x=1, y=value, text=f"{name} {value:.3g}", name=key,
+                           showarrow=False, xanchor="right", yanchor="bottom", font=dict(size=10, color=color))
+
+
 def training_curves(history, *, metrics: Sequence[str] = ("loss", "alignment", "uniformity", "erank", "knn"),
-                    title: str | None = None, fig=None) -> go.Figure:
+                    title: str | None = None, fig=None, reference=None) -> go.Figure:
     """One small plot per metric against the training step.
 
     Args:
@@ -770,8 +821,14 @@ def training_curves(history, *, metrics: Sequence[str] = ("loss", "alignment", "
         title: default "Training curves (K evaluations, last step S)".
         fig: a figure from ``training_curves`` to update in place: it keeps the metrics it was made
             with (a metric now absent gets an empty line) and ignores ``metrics``.
+        reference: dashed lines on the "loss" plot at the loss's collapsed, chance and floor values: a
+            ``losses.ReferenceValues``, a mapping {name: value}, "auto" (a ``fit`` History's own,
+            ``history_reference``) or None for none. Lines are shapes, not traces: updating keeps them.
     Returns: a make_subplots figure with one lines+markers trace per metric, named after it.
     """
+    if isinstance(reference, str):
+        check.choice("reference", reference, ("auto",))
+        reference = history_reference(history)
     builder = "training_curves"
     records = _records(history)
     last = _finite(records[-1].get("step")) if records else None
@@ -786,6 +843,8 @@ def training_curves(history, *, metrics: Sequence[str] = ("loss", "alignment", "
                 x, y = _series(records, trace.name)
                 trace.update(x=x, y=y)
             fig.layout.title.text = title
+            if reference is not None:
+                _reference_lines(fig, reference)
         return fig
 
     metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
@@ -811,6 +870,8 @@ def training_curves(history, *, metrics: Sequence[str] = ("loss", "alignment", "
            margin=dict(l=45, r=20, t=70, b=40))
     fig.update_xaxes(title_text="step", row=rows)
     fig.update_annotations(font_size=12)
+    if reference is not None:
+        _reference_lines(fig, reference)
     return fig
 
 

@@ -23,6 +23,7 @@ Rules every app follows:
 from __future__ import annotations
 
 import asyncio
+import html
 import inspect
 import threading
 import time
@@ -38,15 +39,17 @@ from .. import losses as L
 from .. import metrics as M
 from ..losses import hard_negative_from_logits, negative_logits
 from ..methods import METHODS, loss_default
+from ..monitor import HealthMonitor
 from ..runtime import default_device
 from ..samplers import mine_hard_negatives
 from ..train import FitState, fit
 from . import figures as viz
+from .diagnosis import Diagnosis, diagnose, diagnosis_figure
 from .projection import project
 
 __all__ = ["Debouncer", "TemperatureExplorer", "TrainingDashboard", "CollapseLab", "HardNegativeExplorer",
            "EmbeddingExplorer", "DATASET_PRESETS", "training_datasets", "training_methods", "make_dataset",
-           "method_temperature"]
+           "method_temperature", "DiagnosisApp"]
 
 
 class Debouncer:
@@ -165,8 +168,9 @@ DATASET_PRESETS: dict[str, dict] = {
 
 
 def training_datasets() -> list[str]:
-    """The datasets the training apps offer: every unpaired one of ``data.DATASETS``, in its order."""
-    return [name for name in D.DATASETS if not D.is_paired(name)]
+    """The datasets the training apps offer: every unpaired one of ``data.DATASETS`` that builds from its
+    knobs alone (not ``arrays``, which reads the user's files: ``data.reads_files``), in its order."""
+    return [name for name in D.DATASETS if not D.is_paired(name) and not D.reads_files(name)]
 
 
 def training_methods() -> list[str]:
@@ -189,7 +193,10 @@ def method_temperature(name: str) -> float | None:
 
 
 class _Trainer(_App):
-    """Runs ``fit`` in a background thread; the figures are redrawn from its callback."""
+    """Runs ``fit`` in a background thread; the figures are redrawn from its callback.
+
+    Each run has a ``HealthMonitor`` (``self.monitor``, the one ``fit(monitor=...)`` and your own loops
+    use, without Python warnings); its findings are shown in ``self.health`` as they are raised."""
 
     eval_every = 10
 
@@ -198,6 +205,8 @@ class _Trainer(_App):
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.progress = W.IntProgress(value=0, min=0, max=1, description="step", layout=W.Layout(width="300px"))
         self.status = W.HTML()
+        self.health = W.HTML()
+        self.monitor: HealthMonitor | None = None
         self.start_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         self._stop = threading.Event()
@@ -217,7 +226,13 @@ class _Trainer(_App):
     def _callback(self, state: FitState) -> bool:
         self.progress.value = state.step
         self._on_eval(state)
+        self._show_health()
         return self._stop.is_set()
+
+    def _show_health(self) -> None:
+        """The monitor's findings so far, one line each (nothing while the run is healthy)."""
+        findings = [] if self.monitor is None else self.monitor.findings
+        self.health.value = "".join(f"<div style='color:#b00'>⚠ {html.escape(str(f))}</div>" for f in findings)
 
     def start(self, *, background: bool = True) -> None:
         """Train with the current settings; ``background=False`` blocks (tests, scripts)."""
@@ -229,12 +244,16 @@ class _Trainer(_App):
         self.progress.max, self.progress.value = steps, 0
         self.start_button.disabled, self.stop_button.disabled = True, False
         self.status.value = f"training {method} on {data.name}..."
+        self.monitor = HealthMonitor(warn=False)
+        self.health.value = ""
 
         def run():
             started = time.perf_counter()
             try:
                 self.history = fit(data, method, steps=steps, eval_every=self.eval_every, eval_size=512,
-                                   progress=False, callbacks=[self._callback], device=default_device(), **options)
+                                   progress=False, callbacks=[self._callback], device=default_device(),
+                                   monitor=self.monitor, **options)
+                self._show_health()
                 what = "stopped" if self.history.interrupted else "done"
                 self.status.value = f"{what}: {self.history.last()['step']} steps in {time.perf_counter() - started:.1f} s"
             except Exception as error:  # shown in the app rather than lost in the thread
@@ -293,7 +312,7 @@ class TrainingDashboard(_Trainer):
         self.out_dim.observe(lambda change: self._reset_embedding_figure(), names="value")
         controls = W.VBox([W.HBox([self.dataset, self.method, self.temperature]),
                            W.HBox([self.batch_size, self.out_dim, self.steps]),
-                           W.HBox([self.start_button, self.stop_button, self.progress, self.status])])
+                           W.HBox([self.start_button, self.stop_button, self.progress, self.status]), self.health])
         self._figures = W.HBox([self.embedding_figure, self.curves])
         self.widget = W.VBox([controls, self._figures])
 
@@ -350,7 +369,7 @@ class CollapseLab(_Trainer):
         self.curves = _figure_widget(viz.training_curves([], metrics=self.CURVES), width=640)
         self.widget = W.VBox([W.HBox(self.toggles[:3]), W.HBox(self.toggles[3:]), self.recipe,
                               W.HBox([self.steps, self.start_button, self.stop_button, self.progress, self.status]),
-                              W.HBox([self.curves, self.spectrum])])
+                              self.health, W.HBox([self.curves, self.spectrum])])
 
     @property
     def toggles(self) -> list[W.Checkbox]:
@@ -535,3 +554,70 @@ class EmbeddingExplorer(_App):
     def _hover(self, trace, points, state):
         if points.point_inds:
             self.sample.value = self.sample_html(int(trace.customdata[points.point_inds[0]]))
+
+
+# --- 6. diagnose your own embeddings ------------------------------------------------------------
+
+class DiagnosisApp(_App):
+    """Load an embedding file (or pass arrays), see its diagnosis (``contrastlab.diagnose``: the findings,
+    the table and the figure) and explore its rows (an ``EmbeddingExplorer`` of the diagnosed sample,
+    hover for the sentence when ``texts`` are given). Load reads what the text boxes name, with
+    ``data.load_array`` (the reader of ``contrastlab diagnose``)."""
+
+    def __init__(self, embeddings=None, labels=None, *, texts=None, label_names=None):
+        self.file = W.Text(description="file", placeholder="embeddings.npy / .npz / .pt / .csv / .parquet",
+                           layout=W.Layout(width="420px"))
+        self.key = W.Text(description="key", placeholder="array or column", layout=W.Layout(width="220px"))
+        self.labels_file = W.Text(description="labels", placeholder="optional: a file of labels",
+                                  layout=W.Layout(width="420px"))
+        self.labels_key = W.Text(description="labels key", layout=W.Layout(width="220px"))
+        self.load_button = W.Button(description="Load", icon="folder-open")
+        self.status = W.HTML()
+        self.findings = W.HTML()
+        self.table = W.HTML()
+        self.figure_box = W.Box()
+        self.explorer_box = W.Box()
+        self.diagnosis: Diagnosis | None = None
+        self.explorer: EmbeddingExplorer | None = None
+        self.load_button.on_click(lambda _: self.load())
+        self.widget = W.VBox([W.HBox([self.file, self.key]), W.HBox([self.labels_file, self.labels_key,
+                                                                     self.load_button]),
+                              self.status, self.findings, self.figure_box, self.explorer_box, self.table])
+        if embeddings is not None:
+            self.show(embeddings, labels, texts=texts, label_names=label_names)
+
+    def load(self, path: str | None = None, *, key: str | None = None, labels: str | None = None,
+             labels_key: str | None = None, texts=None, label_names=None) -> None:
+        """Read the files (the text boxes' values unless given) and show their diagnosis; a file that
+        cannot be read is named in the status line. ``texts`` (one per row) are shown on hover."""
+        path = path if path is not None else self.file.value.strip()
+        key = key if key is not None else (self.key.value.strip() or None)
+        labels = labels if labels is not None else (self.labels_file.value.strip() or None)
+        labels_key = labels_key if labels_key is not None else (self.labels_key.value.strip() or None)
+        self.file.value, self.key.value = path, key or ""
+        self.labels_file.value, self.labels_key.value = labels or "", labels_key or ""
+        try:
+            x = D.load_array(path, key)
+            y = None if labels is None else D.integer_labels(D.load_array(labels, labels_key), labels)
+            self.show(x, y, texts=texts, label_names=label_names)
+        except (OSError, ValueError, TypeError) as error:
+            self.status.value = f"<span style='color:#b00'>{html.escape(str(error))}</span>"
+
+    def show(self, embeddings, labels=None, *, texts=None, label_names=None) -> Diagnosis:
+        """Diagnose ``embeddings`` (and ``labels``) and redraw everything."""
+        started = time.perf_counter()
+        self.status.value = "diagnosing..."
+        d = diagnose(embeddings, labels=labels)
+        self.diagnosis = d
+        items = "".join(f"<li>{html.escape(str(f))}</li>" for f in d.findings) or "<li>none: no threshold crossed</li>"
+        self.findings.value = f"<b>findings</b><ul>{items}</ul>"
+        self.table.value = d.table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0)
+        self.figure_box.children = (_figure_widget(diagnosis_figure(d, label_names=label_names), width=1100),)
+        sample_labels = d.sample_labels if d.sample_labels is not None else torch.zeros(len(d.sample), dtype=torch.long)
+        sample_texts = None if texts is None else [texts[i] for i in d.sample]
+        self.explorer = EmbeddingExplorer(d.sample_embeddings, sample_labels, texts=sample_texts,
+                                          label_names=label_names)
+        self.explorer_box.children = (self.explorer.widget,)
+        self.status.value = (f"{d.stats['rows']} rows x {d.stats['dim']} dims diagnosed in "
+                             f"{time.perf_counter() - started:.1f} s; {d.notes[0]}")
+        return d

@@ -13,6 +13,7 @@ from .filtered import false_negative_mask, filtered_nt_xent
 from .geometry import alignment, uniformity
 from .infonce import decoupled_nt_xent, info_nce, nt_xent, oracle_nt_xent
 from .noncontrastive import barlow_twins, negative_cosine, vicreg
+from .reference_values import ReferenceValues, reference_values
 from .supcon import supcon
 
 __all__ = [
@@ -22,4 +23,6 @@ __all__ = [
     "alignment", "uniformity", "negative_cosine", "barlow_twins", "vicreg",
     # building blocks that let a caller reuse one logits matrix (the widgets move β and τ⁺ on it)
     "negative_logits", "hard_negative_from_logits", "debiased_log_negatives",
+    # what a loss reads when collapsed, at chance and at its floor (for loss curves and health checks)
+    "reference_values", "ReferenceValues",
 ]

@@ -19,7 +19,8 @@ import typing
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from ..data import DATASETS, is_paired
+from ..data import DATASETS, is_paired, reads_files
+from ..data.user import ARRAY_SUFFIXES
 from ..methods import METHODS, NegCLIP
 from ..metrics import DEFAULT_METRICS, METRICS
 from .config import (DEFAULT_SEEDS, OPTION_SECTIONS, SECTIONS, SweepConfigError, as_config, did_you_mean, is_number,
@@ -208,6 +209,8 @@ def _resolve_point(point: dict, metrics: list, data_cache: dict) -> tuple[dict, 
         owner = f"{kind} {name!r}"
         resolved, found = check_section(section, given, registry[name], owner, registry)
         out[section] = {"name": name, **resolved}
+        if section == "data" and reads_files(name):
+            out[section] = _absolute_paths(out[section])
         problems += found
     out["model"], found = check_section("model", point.get("model") or {}, MODEL_OPTIONS, "the default encoder")
     problems += found
@@ -277,10 +280,18 @@ def _dataset_size(name: str, knobs: dict, cache: dict) -> tuple[int | None, str 
         args = {k: tuple(v) if isinstance(v, list) else v for k, v in fixed.items()}
         try:
             cache[key] = (len(DATASETS[name](**args, seed=knobs.get("seed") or 0)), None)
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError, OSError) as error:  # OSError: a data file that is missing
             given = ", ".join(f"{k}={v!r}" for k, v in fixed.items() if v != DATA_OPTIONS[name][k].default)
             cache[key] = (None, f"data: {name}({given}) cannot be built: {error}")
     return cache[key]
+
+
+def _absolute_paths(options: dict) -> dict:
+    """A dataset read from files (``data.reads_files``, e.g. ``arrays``): each option naming a data file
+    (x: features.npy) becomes its absolute path, read from the folder the sweep is started in, so that
+    the workers and a resumed sweep read the same file. The run id holds the path, not the content."""
+    return {k: str(Path(v).expanduser().resolve()) if isinstance(v, str) and Path(v).suffix.lower() in ARRAY_SUFFIXES
+            else v for k, v in options.items()}
 
 
 def _same(a: object, b: object) -> bool:
