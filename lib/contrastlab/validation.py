@@ -22,7 +22,7 @@ or a zero temperature, a seed that numpy rejects with a message that does not na
 
 Scalars: ``integer``, ``seed``, ``number``, ``probability``, ``positive_number``, ``real_number``
 (the last two also take a one-element tensor, kept for autograd), ``boolean``, ``choice``,
-``instance``, ``shape``. Tensors: ``tensor``, ``embeddings``, ``labels``, ``same_shape``, ``same_device``,
+``instance``, ``shape``. Tensors: ``tensor``, ``embeddings``, ``similarities``, ``labels``, ``indices``, ``same_shape``, ``same_device``,
 ``batch_at_least``, and the bundles of the losses ``two_views``, ``in_batch_pair``, ``towers``.
 """
 
@@ -120,11 +120,33 @@ def _scalar(name: str, value: object) -> tuple[float, float | Tensor]:
     raise TypeError(f"{name} must be a float, got {_kind(value)}")
 
 
+#: The smallest positive number ``positive_number`` accepts: float32's smallest normal number,
+#: ``torch.finfo(torch.float32).tiny`` (about 1.18e-38). The losses compute in float32 or wider; below
+#: it a number is subnormal or zero there, and the reciprocal of a temperature (the logit scale 1/tau)
+#: overflows to inf, so a loss would return NaN instead of failing.
+SMALLEST_POSITIVE = torch.finfo(torch.float32).tiny
+#: The largest number ``positive_number`` accepts: float32's largest finite number (about 3.4e38). Above
+#: it a logit scale is inf in float32 and the logits inf * 0 = NaN.
+LARGEST_POSITIVE = torch.finfo(torch.float32).max
+
+
 def positive_number(name: str, value: object) -> float | Tensor:
-    """A finite number > 0 (temperatures, logit scales, learning rates); a one-element tensor is kept."""
+    """A finite number > 0 (temperatures, logit scales, learning rates); a one-element tensor is kept.
+
+    "> 0" means at least ``SMALLEST_POSITIVE`` (float32's smallest normal number): a temperature of
+    1e-39 would make 1/tau overflow float32 and the loss NaN, so it is refused by name; and "finite"
+    means finite in float32 (at most ``LARGEST_POSITIVE``): a logit scale of 1e39 is inf there.
+    """
     number_, checked = _scalar(name, value)
     if not (math.isfinite(number_) and number_ > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {number_}")
+    if number_ < SMALLEST_POSITIVE:
+        raise ValueError(f"{name} must be a finite number > 0 and at least the smallest normal float32, "
+                         f"torch.finfo(torch.float32).tiny = {SMALLEST_POSITIVE} (below it 1/{name} overflows "
+                         f"float32), got {number_}")
+    if number_ > LARGEST_POSITIVE:
+        raise ValueError(f"{name} must be a finite number > 0 and at most the largest float32, "
+                         f"torch.finfo(torch.float32).max = {LARGEST_POSITIVE} (it is inf in float32), got {number_}")
     return checked
 
 
@@ -270,6 +292,45 @@ def labels(name: str, y: object, n: int, device: torch.device) -> Tensor:
     if y.device != device:
         raise ValueError(f"{name} must be on the features' device {device}, got {y.device}")
     return y
+
+
+def similarities(name: str, x: object) -> Tensor:
+    """A 2-d floating tensor (N, C) of scores (similarities or logits) whose rows each hold a finite entry.
+
+    -inf is allowed (it masks a candidate out); NaN and +inf are a ``NonFiniteError`` (a ``ValueError``),
+    and so is a row with no finite entry (its softmax would be 0 / 0).
+    """
+    tensor(name, x, ndim=2, dtype="floating", dims="(N, C)")
+    if any(size == 0 for size in x.shape):
+        raise ValueError(f"{name} must not have an empty dimension, got shape {tuple(x.shape)}")
+    bad = torch.isnan(x) | (x == math.inf)
+    if bool(bad.any()):
+        raise NonFiniteError(f"{name} must hold no NaN or +inf (-inf masks a candidate), got {int(bad.sum())} "
+                             f"in shape {tuple(x.shape)}")
+    if not bool(torch.isfinite(x).any(1).all()):
+        raise ValueError(f"{name} must have a finite entry in every row, got a row of -inf only")
+    return x
+
+
+def indices(name: str, idx: object, n: int, device: torch.device | None = None) -> Tensor:
+    """A 1-d integer tensor of row indices into ``n`` rows, each in [0, n), as int64 on ``device``.
+
+    A list, a float tensor or a bool mask is a ``TypeError``; another shape or an index out of range
+    (negative ones included: -1 here is nearly always a bug, not "the last row") a ``ValueError``.
+    An empty index is allowed (it selects no row).
+    """
+    expected = f"a 1-d integer tensor of indices in [0, {n})"
+    if not isinstance(idx, Tensor):
+        raise TypeError(f"{name} must be {expected}, got {_kind(idx)}")
+    if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
+        raise TypeError(f"{name} must be {expected}, got dtype {idx.dtype}")
+    if idx.ndim != 1:
+        raise ValueError(f"{name} must be {expected}, got shape {tuple(idx.shape)}")
+    if idx.numel():
+        low, high = int(idx.min()), int(idx.max())
+        if low < 0 or high >= n:
+            raise ValueError(f"{name} must be {expected}, got values from {low} to {high}")
+    return idx.to(device=device if device is not None else idx.device, dtype=torch.long)
 
 
 def two_views(z1: object, z2: object, temperature: object) -> float | Tensor:

@@ -189,7 +189,7 @@ def test_bad_knobs():
         D.vmf_mixture(5)
     with pytest.raises(ValueError, match=r"strength must be a finite number in \[0.0, 1.0\], got 2.0"):
         D.digits(strength=2)
-    with pytest.raises(ValueError, match=r"augmentations must be drawn from"):
+    with pytest.raises(ValueError, match=r"augmentations must be one of 'crop', .* got 'flip'"):
         D.digits(augmentations=("flip",))
     with pytest.raises(ValueError, match=r"obs_dim must be an integer >= 4, got 2"):
         D.latent_mlp(100, latent_dim=4, obs_dim=2)

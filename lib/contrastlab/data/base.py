@@ -55,11 +55,23 @@ class ToyData:
         """A generator on the data's device, for reproducible views."""
         return torch.Generator(device=self.device).manual_seed(check.seed("seed", seed))
 
+    def index(self, idx: Tensor | None) -> Tensor:
+        """(B,) long row indices on the data's device: ``idx`` checked (a 1-d integer tensor of values in
+        [0, N), ``validation.indices``), or every row when None."""
+        if idx is None:
+            return torch.arange(len(self), device=self.device)
+        return check.indices("idx", idx, len(self), self.device)
+
     def views(self, idx: Tensor | None = None, *, n_views: int = 2,
               generator: torch.Generator | None = None) -> Tensor:
-        """(B, V, ...) ``n_views`` independent random views of the samples ``idx`` (all samples if None)."""
+        """(B, V, ...) ``n_views`` independent random views of the samples ``idx`` (all samples if None).
+
+        ``idx`` is a 1-d integer tensor of row indices in [0, N) (a list, a float or an index out of
+        range is refused by name); ``generator`` a ``torch.Generator`` or None (then ``generator()``).
+        """
         n_views = check.integer("n_views", n_views, 1)
-        idx = torch.arange(len(self), device=self.device) if idx is None else idx.to(self.device)
+        idx = self.index(idx)
+        check.instance("generator", generator, torch.Generator, "a torch.Generator", optional=True)
         generator = generator or self.generator()
         return torch.stack([self._view(idx, generator) for _ in range(n_views)], dim=1)
 
@@ -74,17 +86,29 @@ class ToyData:
         return dataclasses.replace(self, **{f.name: v.to(device) for f, v in self._tensor_fields()})
 
     def subset(self, idx: Tensor) -> "ToyData":
-        """A copy restricted to the samples ``idx`` (per-sample fields indexed, the rest shared)."""
-        idx = torch.as_tensor(idx, device=self.device)
+        """A copy restricted to the samples ``idx`` (per-sample fields indexed, the rest shared); ``idx`` is
+        checked like ``views``'s."""
+        idx = self.index(idx)
         return dataclasses.replace(self, **{f.name: v[idx] for f, v in self._tensor_fields()
                                             if f.metadata.get("per_sample")})
 
     def split(self, test_fraction: float = 0.25, *, seed: int = 0) -> tuple["ToyData", "ToyData"]:
-        """A seeded random (train, test) split."""
+        """A seeded random (train, test) split; both sides hold at least one sample.
+
+        The test side gets ``round(test_fraction * N)`` samples, at least one; a fraction that would
+        leave the training side empty (0.999 of 100 samples) is a ``ValueError`` naming ``test_fraction``.
+        """
         test_fraction = check.probability("test_fraction", test_fraction, low_open=True, high_open=True)
         generator = torch.Generator().manual_seed(check.seed("seed", seed))
-        order = torch.randperm(len(self), generator=generator).to(self.device)
-        n_test = max(1, round(test_fraction * len(self)))
+        n = len(self)
+        if n < 2:
+            raise ValueError(f"test_fraction cannot split {n} sample(s) into two non-empty sides: "
+                             f"the data must hold at least 2 samples")
+        n_test = max(1, round(test_fraction * n))
+        if n_test > n - 1:
+            raise ValueError(f"test_fraction must leave at least one training sample: {test_fraction} of {n} "
+                             f"samples rounds to {n_test} test samples; use at most {(n - 1) / n:.4g}")
+        order = torch.randperm(n, generator=generator).to(self.device)
         return self.subset(order[n_test:]), self.subset(order[:n_test])
 
     def dataset(self) -> torch.utils.data.TensorDataset:

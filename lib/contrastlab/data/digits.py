@@ -32,15 +32,22 @@ def _uniform(shape, low, high, generator, device):
 
 
 def _augmentations(augmentations: object) -> tuple[str, ...]:
-    """A tuple of names from ``AUGMENTATIONS`` (a single name is a one-element tuple)."""
+    """A tuple of names from ``AUGMENTATIONS`` (a single name is a one-element tuple; repeats are
+    dropped). Each unknown name is refused with the closest known one ("shift" is part of "crop")."""
     if isinstance(augmentations, str):
         augmentations = (augmentations,)
     if not isinstance(augmentations, (tuple, list)) or not all(isinstance(a, str) for a in augmentations):
-        raise TypeError(f"augmentations must be a tuple of names from {AUGMENTATIONS}, got {augmentations!r}")
-    unknown = set(augmentations) - set(AUGMENTATIONS)
-    if unknown:
-        raise ValueError(f"augmentations must be drawn from {AUGMENTATIONS}, got unknown {sorted(unknown)}")
-    return tuple(augmentations)
+        raise TypeError(f"augmentations must be a name or a tuple of names from {AUGMENTATIONS}, "
+                        f"got {type(augmentations).__name__} {augmentations!r}")
+    for name in augmentations:
+        if name in ("shift", "zoom", "translate", "scale"):
+            raise ValueError(f"augmentations must be drawn from {AUGMENTATIONS}, got {name!r} "
+                             f"(shifts and zooms are part of 'crop')")
+        check.choice("augmentations", name, AUGMENTATIONS)
+    if not augmentations:
+        raise ValueError(f"augmentations must name at least one of {AUGMENTATIONS}, got an empty "
+                         f"{type(augmentations).__name__} (for views without augmentation use strength=0)")
+    return tuple(dict.fromkeys(augmentations))
 
 
 def augment_digits(images: Tensor, *, strength: float = 0.5, augmentations: tuple[str, ...] = AUGMENTATIONS,

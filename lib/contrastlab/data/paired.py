@@ -31,7 +31,8 @@ class PairedModalities(ToyData):
               generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         if check.integer("n_views", n_views, 1) != 2:
             raise ValueError(f"paired data has exactly two views (one per modality), got n_views={n_views}")
-        idx = torch.arange(len(self), device=self.device) if idx is None else idx.to(self.device)
+        idx = self.index(idx)
+        check.instance("generator", generator, torch.Generator, "a torch.Generator", optional=True)
         generator = generator or self.generator()
         a, b = self.x[idx], self.b[idx]
         a = a + self.noise_a * torch.randn(a.shape, generator=generator, device=a.device, dtype=a.dtype)
@@ -53,9 +54,8 @@ def paired_modalities(n: int = 2000, *, latent_dim: int = 8, dim_a: int = 32, di
     Returns: ``PairedModalities`` with x = a (n, dim_a), b (n, dim_b), latents z, labels.
     """
     n = check.integer("n", n, 2)
-    latent_dim, dim_a, dim_b, hidden = (check.integer(k, v, 1) for k, v in
-                                        (("latent_dim", latent_dim), ("dim_a", dim_a), ("dim_b", dim_b),
-                                         ("hidden", hidden)))
+    latent_dim = check.integer("latent_dim", latent_dim, 2)  # the vMF clusters live on S^(latent_dim-1)
+    dim_a, dim_b, hidden = (check.integer(k, v, 1) for k, v in (("dim_a", dim_a), ("dim_b", dim_b), ("hidden", hidden)))
     n_classes = check.integer("n_classes", n_classes, 1)
     concentration = check.number("concentration", concentration, low=0.0)
     noise_a, noise_b = check.number("noise_a", noise_a, low=0.0), check.number("noise_b", noise_b, low=0.0)

@@ -25,6 +25,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import validation as check
+from ..losses.core import l2_normalize
+
 METHODS = ("pca", "umap", "tsne")
 _CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
 _CACHE_SIZE = 32
@@ -32,14 +35,48 @@ _UMAP_MODULES = ("umap.umap_", "umap.layouts", "umap.spectral", "umap.utils", "u
 
 
 def _as_tensor(embeddings) -> Tensor:
-    x = torch.as_tensor(embeddings).detach()
+    """(N, D) float32 on the CPU: the data as it will be used, checked after the cast.
+
+    A tensor or array of real numbers (ints are cast; bools, complex numbers, strings and objects are
+    a ``TypeError``). NaN or inf is a ``ValueError``, and so is a finite value that overflows float32
+    (a float64 1e200): it is checked after the cast, not before, so it fails here and not in the SVD.
+    """
+    try:
+        x = torch.as_tensor(embeddings).detach()
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"embeddings must be a tensor or array of real numbers (N, D), "
+                        f"got {type(embeddings).__name__} ({error})") from None
+    if x.is_complex() or x.dtype == torch.bool:
+        raise TypeError(f"embeddings must be a tensor or array of real numbers (N, D), got dtype {x.dtype}")
     if x.ndim != 2 or min(x.shape) == 0:
         raise ValueError(f"embeddings must be a non-empty 2-d array (N, D), got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        x = x.float()
+    finite_before = bool(torch.isfinite(x).all()) if x.is_floating_point() else True
+    if not finite_before:
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"embeddings must be finite, got {bad} NaN or inf value(s) in shape {tuple(x.shape)}")
+    x = x.to(device="cpu", dtype=torch.float32)  # (N, D), what every method computes on
     if not bool(torch.isfinite(x).all()):
-        raise ValueError("embeddings must be finite, got NaN or inf values")
-    return x.to(device="cpu", dtype=torch.float32)
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"embeddings must fit in float32 (|x| <= {torch.finfo(torch.float32).max:.3g}), the dtype "
+                         f"the projections compute in: {bad} value(s) of {_dtype_name(embeddings)} input "
+                         f"overflows float32, largest |x| = {float(torch.as_tensor(embeddings).abs().max()):.3g}")
+    return x
+
+
+def _dtype_name(embeddings) -> str:
+    """The dtype of a tensor or array, as a word for messages."""
+    return str(getattr(embeddings, "dtype", type(embeddings).__name__))
+
+
+def _unit_scale(x: Tensor) -> tuple[Tensor, float]:
+    """``x / s`` and ``s``, a power of two: 1 unless the largest |x| is beyond [2^-20, 2^20], where squared
+    distances, norms or the SVD would overflow or underflow float32. Dividing by a power of two is exact,
+    and every projection here is equivariant to a global scale (PCA) or invariant to it (UMAP, t-SNE)."""
+    top = float(x.abs().max())
+    if top == 0 or 2.0 ** -20 <= top <= 2.0 ** 20:
+        return x, 1.0
+    scale = 2.0 ** round(np.log2(top))
+    return x / scale, scale
 
 
 def _key(x: Tensor, **settings) -> str:
@@ -65,12 +102,14 @@ def knn_graph(x: Tensor, k: int, *, metric: str = "cosine", chunk_size: int = 20
 
     Returns (indices (N, k) int64, distances (N, k) float32), the format of umap-learn's ``precomputed_knn``.
     """
+    check.choice("metric", metric, ("cosine", "euclidean"))
+    check.embeddings("x", x)  # (N, D) finite floating, no empty axis
+    k = check.integer("k", k, 1, len(x))
+    chunk_size = check.integer("chunk_size", chunk_size, 1)
     if metric == "cosine":
-        z = torch.nn.functional.normalize(x, dim=1)
-    elif metric == "euclidean":
-        z = x
+        z = l2_normalize(x, x.dtype)  # (N, D) unit rows; max-abs scaled first, so 1e30s do not overflow
     else:
-        raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
+        z = x
     indices, distances = [], []
     for start in range(0, len(z), chunk_size):
         rows = z[start:start + chunk_size]
@@ -147,10 +186,16 @@ def project(embeddings, method: str = "umap", *, n_components: int = 2, n_neighb
     Returns: (N, n_components) float32 numpy array. Embeddings with at most n_components dimensions are
     returned as they are (zero-padded).
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if not isinstance(n_components, int) or n_components not in (1, 2, 3):
-        raise ValueError(f"n_components must be 1, 2 or 3, got {n_components!r}")
+    check.choice("method", method, METHODS)
+    n_components = check.integer("n_components", n_components, 1, 3)
+    n_neighbors = check.integer("n_neighbors", n_neighbors, 2)  # umap-learn needs 2 or more
+    check.choice("metric", metric, ("cosine", "euclidean"))
+    min_dist = check.number("min_dist", min_dist, low=0.0, high=1.0)  # umap-learn: 0 <= min_dist <= spread = 1
+    n_epochs = None if n_epochs is None else check.integer("n_epochs", n_epochs, 1)
+    perplexity = check.number("perplexity", perplexity, low=0.0, low_open=True)
+    seed = check.seed("seed", seed)
+    if on_wait is not None and not callable(on_wait):
+        raise TypeError(f"on_wait must be a callable or None, got {type(on_wait).__name__}")
     x = _as_tensor(embeddings)
     if x.shape[1] <= n_components or len(x) <= n_components + 1:
         out = np.zeros((len(x), n_components), dtype=np.float32)
@@ -166,17 +211,22 @@ def project(embeddings, method: str = "umap", *, n_components: int = 2, n_neighb
         _CACHE.move_to_end(key)
         return _CACHE[key].copy()
     say = on_wait or (lambda message: print(message, file=sys.stderr, flush=True))
+    unit, scale = _unit_scale(x)  # (N, D); the same x unless its magnitude would overflow float32
     if method == "pca":
-        out = pca(x, n_components)
+        out = pca(unit, n_components) * np.float64(scale)  # PCA is linear: coordinates scale back
+        if not np.isfinite(out).all() or np.abs(out).max() > np.finfo(np.float32).max:
+            raise ValueError(f"embeddings must have principal coordinates that fit in float32: their spread "
+                             f"(largest |x| = {float(x.abs().max()):.3g}) overflows float32 after centring")
+        out = out.astype(np.float32)
     elif method == "umap":
         if "umap" not in sys.modules:
             say("Loading UMAP (a few seconds in a new kernel)...")
         elif len(x) > 5000:
             say(f"Running UMAP on {len(x)} points...")
-        out = _umap(x, n_components, n_neighbors, metric, seed, n_epochs, min_dist)
+        out = _umap(unit, n_components, n_neighbors, metric, seed, n_epochs, min_dist)
     else:
         say(f"Running t-SNE on {len(x)} points...")
-        out = _tsne(x, n_components, seed, perplexity)
+        out = _tsne(unit, n_components, seed, perplexity)
     _CACHE[key] = out
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)

@@ -35,8 +35,21 @@ def l2_normalize(x: Tensor, dtype: torch.dtype | None = None) -> Tensor:
     """Rows (last axis) scaled to unit length, in ``dtype`` (default: ``compute_dtype(x)``).
 
     A zero row stays zero (its cosine with anything is 0) rather than becoming NaN.
+
+    Each row is first divided by its largest absolute entry, so its squared norm is in [1, D] and
+    cannot overflow or underflow: a row of 1e20s in float32 (squared norm 1e40 > float32's 3.4e38)
+    or of 1e30s in bf16 gets the same unit row as the row divided by 1e20, where a plain
+    ``x / ||x||`` would return a zero row. The max-abs scale is detached: ``x / ||x||`` does not
+    depend on it, so the gradient is the same. The work is done in the wider of ``x.dtype`` and
+    ``dtype``, so a float64 row of 1e200s asked for in float32 is scaled before it is narrowed.
     """
-    return F.normalize(x.to(dtype or compute_dtype(x)), dim=-1, eps=1e-12)
+    dtype = dtype or compute_dtype(x)
+    x = x.to(torch.promote_types(x.dtype, dtype))  # (..., D), never narrower than the answer
+    if x.shape[-1] == 0:
+        return x.to(dtype)
+    scale = x.detach().abs().amax(dim=-1, keepdim=True)  # (..., 1) each row's max-abs entry
+    scaled = x / torch.where(scale > 0, scale, torch.ones_like(scale))  # (..., D) entries in [-1, 1]
+    return F.normalize(scaled, dim=-1, eps=1e-12).to(dtype)
 
 
 def masked_logsumexp(logits: Tensor, keep: Tensor | None = None, dim: int = -1) -> Tensor:
