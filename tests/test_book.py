@@ -83,3 +83,11 @@ def test_the_book_shows_figures_offline_and_pages_a_failed_notebook(tmp_path, ca
     summary = json.loads((out / "book.json").read_text())
     assert [(r["notebook"], r["figures"], r["failed"]) for r in summary] == [("01_one", 1, False), ("02_two", 0, True)]
     assert summary[0]["peak_mib"] > 10
+
+
+def test_math_in_a_heading_stays_plain_mathml():
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    source, _ = book_render.math_to_mathml("## Watching on $S^2$\n\ntext $x$")
+    page = book_render.plain_mathml(markdown2html_mistune(source))
+    assert page.count("<math") == 2 and "ns0:" not in page and "xmlns:ns" not in page

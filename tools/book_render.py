@@ -99,6 +99,16 @@ def math_to_mathml(markdown: str) -> tuple[str, list[str]]:
     return "".join(parts), failures
 
 
+_NAMESPACED = re.compile(r"(</?)ns\d+:")
+_NAMESPACE_DECLARATION = re.compile(r' xmlns:ns\d+="http://www\.w3\.org/1998/Math/MathML"')
+
+
+def plain_mathml(page: str) -> str:
+    """Undo the ``ns0:math`` prefixes that nbconvert's heading renderer (an XML round trip, to add the
+    anchor link) puts on MathML inside a heading: HTML draws ``<math>``, not ``<ns0:math>``."""
+    return _NAMESPACE_DECLARATION.sub("", _NAMESPACED.sub(r"\1", page))
+
+
 # --------------------------------------------------------------------------- widgets
 
 _NUMPY_DTYPES = {"float64": "<f8", "float32": "<f4", "int64": "<i8", "int32": "<i4", "int16": "<i2", "int8": "i1",

@@ -120,6 +120,7 @@ def build(path: Path, out: Path, exporter, *, kernel: str | None, fast: bool, ti
             f"**This notebook failed while the book was built.** The error is shown below the cell that "
             f"raised it:\n\n```\n{run.error[:2000]}\n```"))
     body, _ = exporter.from_notebook_node(run.notebook, resources={"metadata": {"name": path.stem}})
+    body = book_render.plain_mathml(body)
     name = f"{path.stem}.html"
     out.joinpath(name).write_text(body, encoding="utf-8")
     return Page(name, title(run.notebook, path.stem), run.seconds, run.error, goals(run.notebook),

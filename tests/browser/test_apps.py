@@ -229,10 +229,10 @@ def voila_app(scratch_dir, tmp_path):
 @pytest.mark.browser
 def test_voila_dashboard_serves_the_temperature_explorer(voila_app, page):  # page closes before the server
     page.goto(voila_app, timeout=120_000)
-    title_starting(page, "τ = 0.5", timeout=120)
+    title_starting(page, "τ = 0.1", timeout=120)  # info_nce's default
     assert "import" not in page.locator("body").inner_text()  # the code is hidden, only the app shows
     lab.press_slider(page, "τ", "ArrowLeft", times=2)
-    lab.wait_for_text(page, ".gtitle", lambda t: t.startswith("τ =") and not t.startswith("τ = 0.5"), timeout=15)
+    lab.wait_for_text(page, ".gtitle", lambda t: t.startswith("τ =") and not t.startswith("τ = 0.1:"), timeout=15)
     tolerated = [m for m in page.console_errors if VOILA_CDN.search(m)]
     assert len(tolerated) <= 2, tolerated
     page.console_errors[:] = [m for m in page.console_errors if not VOILA_CDN.search(m)]

@@ -127,7 +127,7 @@ class TemperatureExplorer(_App):
         self.temperature = float(temperature)
         self.figure = _figure_widget(viz.softmax_bars(self.similarities, temperature=self.temperature))
         self.slider = W.FloatLogSlider(value=self.temperature, base=10, min=-2, max=1, step=0.05,
-                                       description="τ", continuous_update=True, readout_format=".3f",
+                                       description="τ", continuous_update=True, readout_format=".3g",
                                        layout=W.Layout(width="420px"))
         self.text = W.Text(value=", ".join(f"{v:g}" for v in self.similarities), description="similarities",
                            continuous_update=False, layout=W.Layout(width="420px"))
@@ -300,7 +300,7 @@ class TrainingDashboard(_Trainer):
         self.dataset = W.Dropdown(options=training_datasets(), value="vmf_mixture", description="data")
         self.method = W.Dropdown(options=training_methods(), value=method, description="set-up")
         self.temperature = W.FloatLogSlider(value=0.1, base=10, min=-2, max=0, step=0.05, description="τ",
-                                            readout_format=".3f")
+                                            readout_format=".3g")
         self._follow_method()
         self.method.observe(lambda change: self._follow_method(), names="value")
         self.batch_size = W.Dropdown(options=[16, 32, 64, 128, 256, 512], value=128, description="batch")
@@ -424,7 +424,7 @@ class HardNegativeExplorer(_App):
         self.beta = W.FloatSlider(value=loss_default(loss, "beta"), min=0.0, max=5.0, step=0.1, description="β")
         self.tau_plus = W.FloatSlider(value=1 / n_classes, min=0.0, max=0.5, step=0.01, description="τ⁺")
         self.temperature = W.FloatLogSlider(value=loss_default(loss, "temperature"), base=10, min=-2, max=0,
-                                            step=0.05, description="τ", readout_format=".3f")
+                                            step=0.05, description="τ", readout_format=".3g")
         self.ceiling = W.FloatSlider(value=0.9, min=0.0, max=1.0, step=0.01, description="ceiling")
         self.k = W.IntSlider(value=16, min=1, max=64, description="top-k")
         self.summary = W.HTML()
