@@ -6,7 +6,8 @@ device and invariance tests by adding one ``Case``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
@@ -96,6 +97,13 @@ CASES = [
          scale_invariant=False, swap_symmetric=True),
     Case("vicreg", L.vicreg, R.vicreg, _two, {}, scale_invariant=False, swap_symmetric=True),
 ]
+
+# every in-batch loss with a tiled path runs the whole property suite on that path too (reference, gradcheck,
+# small temperature, half precision, devices, invariances); test_tiled*.py adds the tile boundaries
+TILED = ["info_nce", "info_nce_symmetric", "nt_xent", "decoupled_nt_xent", "debiased_nt_xent",
+         "hard_negative_nt_xent", "clip_loss", "siglip_loss", "supcon"]
+CASES += [replace(case, name=f"{case.name}_tiled", loss=functools.partial(case.loss, impl="tiled"))
+          for case in CASES if case.name in TILED]
 
 BY_NAME = {case.name: case for case in CASES}
 

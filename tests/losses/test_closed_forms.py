@@ -9,71 +9,81 @@ import contrastlab.losses as L
 from contrastlab.losses.core import positive_nll
 
 TEMPERATURES = [0.005, 0.07, 0.5, 3.0]
+IMPLS = ["dense", "tiled"]  # every in-batch loss's two paths: the closed forms hold for both
 
 
 def identical(n, d=4, dtype=torch.float64):
     return torch.ones(n, d, dtype=dtype) * torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=dtype)[:d]
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("n", [2, 3, 16])
 @pytest.mark.parametrize("temperature", TEMPERATURES)
-def test_nt_xent_of_identical_embeddings_is_log_2n_minus_1(n, temperature):
+def test_nt_xent_of_identical_embeddings_is_log_2n_minus_1(n, temperature, impl):
     z = identical(n)
-    assert float(L.nt_xent(z, z, temperature=temperature)) == pytest.approx(math.log(2 * n - 1), abs=1e-12)
+    assert float(L.nt_xent(z, z, temperature=temperature, impl=impl)) == pytest.approx(math.log(2 * n - 1), abs=1e-12)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("n", [2, 5, 16])
 @pytest.mark.parametrize("temperature", TEMPERATURES)
-def test_info_nce_and_clip_of_identical_embeddings_are_log_n(n, temperature):
+def test_info_nce_and_clip_of_identical_embeddings_are_log_n(n, temperature, impl):
     z = identical(n)
-    assert float(L.info_nce(z, z, temperature=temperature)) == pytest.approx(math.log(n), abs=1e-12)
-    assert float(L.info_nce(z, z, temperature=temperature, symmetric=True)) == pytest.approx(math.log(n), abs=1e-12)
-    assert float(L.clip_loss(z, z, logit_scale=1 / temperature)) == pytest.approx(math.log(n), abs=1e-12)
+    assert float(L.info_nce(z, z, temperature=temperature, impl=impl)) == pytest.approx(math.log(n), abs=1e-12)
+    assert float(L.info_nce(z, z, temperature=temperature, symmetric=True, impl=impl)) == pytest.approx(math.log(n),
+                                                                                                        abs=1e-12)
+    assert float(L.clip_loss(z, z, logit_scale=1 / temperature, impl=impl)) == pytest.approx(math.log(n), abs=1e-12)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("n", [2, 4, 8])
 @pytest.mark.parametrize("temperature", TEMPERATURES)
-def test_identical_positives_and_orthogonal_negatives(n, temperature):
+def test_identical_positives_and_orthogonal_negatives(n, temperature, impl):
     z = torch.eye(8, dtype=torch.float64)[:n] * 3.0  # orthogonal rows, any length
     # log-sum-exp minus the positive logit is exact to a few ulps of the logits (about 1/tau)
     tol = 1e-14 * (1 + 1 / temperature)
     expected = math.log1p((2 * n - 2) * math.exp(-1 / temperature))
-    assert float(L.nt_xent(z, z, temperature=temperature)) == pytest.approx(expected, abs=tol)
+    assert float(L.nt_xent(z, z, temperature=temperature, impl=impl)) == pytest.approx(expected, abs=tol)
     # the decoupled loss drops the positive from the denominator: log(2N - 2) - 1/tau
     expected_dcl = math.log(2 * n - 2) - 1 / temperature
-    assert float(L.decoupled_nt_xent(z, z, temperature=temperature)) == pytest.approx(expected_dcl, abs=tol)
+    assert float(L.decoupled_nt_xent(z, z, temperature=temperature, impl=impl)) == pytest.approx(expected_dcl, abs=tol)
     # one-directional in-batch InfoNCE has N - 1 negatives
     expected_nce = math.log1p((n - 1) * math.exp(-1 / temperature))
-    assert float(L.info_nce(z, z, temperature=temperature)) == pytest.approx(expected_nce, abs=tol)
+    assert float(L.info_nce(z, z, temperature=temperature, impl=impl)) == pytest.approx(expected_nce, abs=tol)
 
 
-def test_tau_plus_zero_recovers_nt_xent_and_beta_zero_recovers_debiased():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_tau_plus_zero_recovers_nt_xent_and_beta_zero_recovers_debiased(impl):
     g = torch.Generator().manual_seed(0)
     z1, z2 = torch.randn(2, 7, 5, generator=g, dtype=torch.float64)
-    plain = L.nt_xent(z1, z2, temperature=0.3)
-    assert float(L.debiased_nt_xent(z1, z2, temperature=0.3, tau_plus=0.0)) == pytest.approx(float(plain), rel=1e-13)
-    hard = L.hard_negative_nt_xent(z1, z2, temperature=0.3, tau_plus=0.0, beta=0.0)
+    plain = L.nt_xent(z1, z2, temperature=0.3, impl=impl)
+    debiased = L.debiased_nt_xent(z1, z2, temperature=0.3, tau_plus=0.0, impl=impl)
+    assert float(debiased) == pytest.approx(float(plain), rel=1e-13)
+    hard = L.hard_negative_nt_xent(z1, z2, temperature=0.3, tau_plus=0.0, beta=0.0, impl=impl)
     assert float(hard) == pytest.approx(float(plain), rel=1e-13)
     for tau_plus in (0.05, 0.2):
-        debiased = L.debiased_nt_xent(z1, z2, temperature=0.3, tau_plus=tau_plus)
-        hard = L.hard_negative_nt_xent(z1, z2, temperature=0.3, tau_plus=tau_plus, beta=0.0)
+        debiased = L.debiased_nt_xent(z1, z2, temperature=0.3, tau_plus=tau_plus, impl=impl)
+        hard = L.hard_negative_nt_xent(z1, z2, temperature=0.3, tau_plus=tau_plus, beta=0.0, impl=impl)
         assert float(hard) == pytest.approx(float(debiased), rel=1e-13)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("n, v", [(3, 1), (4, 2), (2, 3)])
-def test_supcon_of_one_collapsed_class_is_log_nv_minus_1(n, v):
+def test_supcon_of_one_collapsed_class_is_log_nv_minus_1(n, v, impl):
     features = identical(n * v).reshape(n, v, -1)
     labels = torch.zeros(n, dtype=torch.long)
-    assert float(L.supcon(features, labels, temperature=0.1)) == pytest.approx(math.log(n * v - 1), abs=1e-12)
+    value = L.supcon(features, labels, temperature=0.1, impl=impl)
+    assert float(value) == pytest.approx(math.log(n * v - 1), abs=1e-12)
 
 
-def test_siglip_of_identical_embeddings():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_siglip_of_identical_embeddings(impl):
     n, t, b = 5, 10.0, -10.0
     z = identical(n)
     x = t + b  # every logit
     log_sigmoid = lambda u: -math.log1p(math.exp(-u))  # noqa: E731
     expected = -(n * log_sigmoid(x) + (n * n - n) * log_sigmoid(-x)) / n
-    assert float(L.siglip_loss(z, z, logit_scale=t, logit_bias=b)) == pytest.approx(expected, rel=1e-12)
+    assert float(L.siglip_loss(z, z, logit_scale=t, logit_bias=b, impl=impl)) == pytest.approx(expected, rel=1e-12)
 
 
 def test_uniformity_and_alignment_reference_values():

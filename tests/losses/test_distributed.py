@@ -14,7 +14,9 @@ What is compared, and why:
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import inspect
 import os
 import tempfile
 import time
@@ -28,19 +30,59 @@ import torch.multiprocessing as mp
 
 import contrastlab.losses as L
 from contrastlab.losses import distributed as DL
+from contrastlab.losses import tiled as T
 
 WORLD = 2
 N, D = 8, 5  # global batch; 4 rows per rank
 TIMEOUT_S = 60
 
-# name -> (distributed loss, single-process loss, hyperparameter name and value)
+LABELS = torch.arange(N) % 3  # supcon's global labels: every rank holds some of each class
+
+
+def supcon_of_views(a, b, *, labels, **kwargs):
+    """supcon on the (n, 2, D) views [a, b] (so that every loss here takes two (n, D) tensors)."""
+    return L.supcon(torch.stack([a, b], 1), labels, **kwargs)
+
+
+# name -> (distributed loss, single-process loss, hyperparameter name and value, other keywords); the losses
+# with a ``gather_distributed`` argument are their own distributed form (they gather whenever distributed)
 LOSSES = {
     "info_nce": (DL.info_nce_distributed, L.info_nce, "temperature", 0.2, {}),
     "info_nce_symmetric": (DL.info_nce_distributed, L.info_nce, "temperature", 0.3, {"symmetric": True}),
     "nt_xent": (DL.nt_xent_distributed, L.nt_xent, "temperature", 0.5, {}),
     "clip_loss": (DL.clip_loss_distributed, L.clip_loss, "logit_scale", 1 / 0.07, {}),
+    "decoupled_nt_xent": (L.decoupled_nt_xent, L.decoupled_nt_xent, "temperature", 0.3, {}),
+    "debiased_nt_xent": (L.debiased_nt_xent, L.debiased_nt_xent, "temperature", 0.5, {"tau_plus": 0.1}),
+    "hard_negative_nt_xent": (L.hard_negative_nt_xent, L.hard_negative_nt_xent, "temperature", 0.5,
+                              {"tau_plus": 0.1, "beta": 1.0}),
+    "siglip_loss": (L.siglip_loss, L.siglip_loss, "logit_scale", 5.0, {"logit_bias": -2.0}),
+    "supcon": (supcon_of_views, supcon_of_views, "temperature", 0.2, {}),
 }
-IMPLS = {"dense": {"impl": "dense"}, "tiled": {"impl": "tiled", "tile_size": 3}}
+# tile_size=3: the generic path (each tile recomputed in backward); (3, 10**6): full-width row tiles, the
+# fused one. The losses without a tile_size argument get it by forcing tiled.tile_shape (``forced_tile``).
+IMPLS = {"dense": {"impl": "dense"}, "tiled": {"impl": "tiled", "tile_size": 3},
+         "tiled_full_rows": {"impl": "tiled", "tile_size": (3, 10**6)}}
+
+
+@contextlib.contextmanager
+def forced_tile(loss, kwargs):
+    """``loss`` called with ``kwargs``: a ``tile_size`` it does not take becomes every tiled path's tile."""
+    kwargs = dict(kwargs)
+    tile = kwargs.pop("tile_size", None) if "tile_size" not in inspect.signature(loss).parameters else None
+    if tile is None:
+        yield kwargs
+        return
+    original = T.tile_shape
+    T.tile_shape = lambda rows, cols, element_size, **kw: original(rows, cols, element_size,
+                                                                  buffers=kw.get("buffers", 1), tile_size=tile)
+    try:
+        yield kwargs
+    finally:
+        T.tile_shape = original
+
+
+def labels_of(name, rows=slice(None)):
+    return {"labels": LABELS[rows]} if name == "supcon" else {}
 
 
 def batch():
@@ -70,7 +112,8 @@ def _worker(rank, init_file, out_dir):
             for impl, impl_kwargs in IMPLS.items():
                 a, b = x1[rows].clone().requires_grad_(), x2[rows].clone().requires_grad_()
                 t = torch.tensor(value, dtype=torch.float64, requires_grad=True)
-                result = loss(a, b, **{hyper: t}, **kwargs, **impl_kwargs)
+                with forced_tile(loss, impl_kwargs) as impl_kwargs:
+                    result = loss(a, b, **{hyper: t}, **kwargs, **labels_of(name, rows), **impl_kwargs)
                 result.backward()
                 results[name, impl] = (result.detach(), a.grad, b.grad, t.grad)
             # end to end with DDP: a shared linear encoder, gradients averaged over ranks by DDP
@@ -78,7 +121,7 @@ def _worker(rank, init_file, out_dir):
             with torch.no_grad():
                 encoder.weight.copy_(weight)
             ddp = torch.nn.parallel.DistributedDataParallel(encoder)
-            loss(ddp(x1[rows]), ddp(x2[rows]), **{hyper: value}, **kwargs).backward()
+            loss(ddp(x1[rows]), ddp(x2[rows]), **{hyper: value}, **kwargs, **labels_of(name, rows)).backward()
             results[name, "ddp"] = encoder.weight.grad.clone()
         try:  # unequal local batches are refused on every rank, not left to hang
             DL.gather_with_grad(torch.zeros(3 + rank, D))
@@ -122,7 +165,7 @@ def single_process(name):
     x1, x2, _ = batch()
     a, b = x1.clone().requires_grad_(), x2.clone().requires_grad_()
     t = torch.tensor(value, dtype=torch.float64, requires_grad=True)
-    result = loss(a, b, **{hyper: t}, **kwargs)
+    result = loss(a, b, **{hyper: t}, **kwargs, **labels_of(name))
     return result.detach(), torch.autograd.grad(result, (a, b, t))
 
 
@@ -155,7 +198,7 @@ def test_ddp_parameter_gradients_equal_the_single_process_ones(ranks, name):
     encoder = torch.nn.Linear(D, 3, bias=False).double()
     with torch.no_grad():
         encoder.weight.copy_(weight)
-    loss(encoder(x1), encoder(x2), **{hyper: value}, **kwargs).backward()
+    loss(encoder(x1), encoder(x2), **{hyper: value}, **kwargs, **labels_of(name)).backward()
     for r in ranks:
         close(r[name, "ddp"], encoder.weight.grad)
 
@@ -188,7 +231,8 @@ def test_one_process_equals_the_single_process_loss(name, impl):
     x1, x2, _ = batch()
     a, b = x1.clone().requires_grad_(), x2.clone().requires_grad_()
     t = torch.tensor(value, dtype=torch.float64, requires_grad=True)
-    result = loss(a, b, **{hyper: t}, **kwargs, **IMPLS[impl])
+    with forced_tile(loss, IMPLS[impl]) as impl_kwargs:
+        result = loss(a, b, **{hyper: t}, **kwargs, **labels_of(name), **impl_kwargs)
     want_value, want_grads = single_process(name)
     close(result.detach(), want_value)
     for got, want in zip(torch.autograd.grad(result, (a, b, t)), want_grads):
@@ -198,11 +242,13 @@ def test_one_process_equals_the_single_process_loss(name, impl):
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_validation_errors_equal_the_dense_ones(name):
     loss, dense, hyper, value, kwargs = LOSSES[name]
+    if loss is dense:
+        pytest.skip("the loss is its own distributed form: one function, one set of checks")
     x1, x2, _ = batch()
     for args, extra in [((x1[:1], x2[:1]), {}), ((x1, x2[:, :2]), {}), ((x1, x2), {hyper: 0.0})]:
         messages = []
         for f in (dense, loss):
             with pytest.raises(ValueError) as info:
-                f(*args, **{hyper: value, **kwargs, **extra})
+                f(*args, **{hyper: value, **kwargs, **labels_of(name, slice(len(args[0]))), **extra})
             messages.append(str(info.value))
         assert messages[0] == messages[1]

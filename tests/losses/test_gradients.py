@@ -7,7 +7,7 @@ import torch
 
 import contrastlab.losses as L
 
-from .cases import BY_NAME, CASES, float_inputs, make_inputs
+from .cases import BY_NAME, CASES, TILED, float_inputs, make_inputs
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -70,6 +70,7 @@ SMALL_TAU = {
     "siglip_loss": {"logit_scale": 200.0, "logit_bias": -10.0},
     "supcon": {"temperature": 0.005},
 }
+SMALL_TAU.update({f"{name}_tiled": SMALL_TAU[name] for name in TILED})
 
 
 @pytest.mark.parametrize("name", sorted(SMALL_TAU))

@@ -227,7 +227,8 @@ def test_the_tiled_function_saves_q_k_indices_and_the_log_sum_exps():
     shapes = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: shapes.append(tuple(t.shape)) or t, lambda t: t):
         T.contrastive_nll_tiled(q, k, 3.0, columns=True, tile_size=64)
-    assert sorted(shapes) == sorted([(300, 5), (300, 5), (300,), (300,), (300,)])  # q, k, positive, row/col lse
+    # q, k, positive, the row log-sum-exps and off-positive masses (one per multiplier), the column ones
+    assert sorted(shapes) == sorted([(300, 5), (300, 5), (300,), (1, 300), (1, 300), (300,), (300,)])
 
 
 # ------------------------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ from torch import Tensor, nn
 
 from .. import validation as check
 from .core import cast_scalar, compute_dtype, diagonal_column_nll, l2_normalize, normalized_towers, positive_nll
-from .distributed import clip_loss_distributed, should_gather
-from .tiled import contrastive_nll_tiled, resolve_impl
+from .distributed import clip_loss_distributed, global_batch, local_index, should_gather
+from .tiled import resolve_impl, sigmoid_pairs_tiled, symmetric_mean_nll_tiled
 
 
 def clip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, impl: str = "auto",
@@ -56,8 +56,7 @@ def clip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, impl: str = 
     a_hat, b_hat = normalized_towers(a, b)  # (N, D), (N, D)
     if resolve_impl(impl, len(a_hat), len(b_hat)) == "tiled":
         scale = cast_scalar(logit_scale, a_hat.dtype)
-        rows, cols = contrastive_nll_tiled(a_hat, b_hat, scale, columns=True)  # (N,), (N,)
-        return (rows.mean() + cols.mean()) / 2
+        return symmetric_mean_nll_tiled(a_hat, b_hat, scale)
     logits = (a_hat * logit_scale) @ b_hat.T  # (N, N); pairs on the diagonal; scale folded into a: O(N D)
     target = torch.arange(len(a_hat), device=a_hat.device)
     return (positive_nll(logits, target).mean() + diagonal_column_nll(logits).mean()) / 2
@@ -97,7 +96,8 @@ def clip_loss_with_negatives(a: Tensor, b: Tensor, b_negatives: Tensor, *, logit
     return (positive_nll(logits, target).mean() + diagonal_column_nll(in_batch).mean()) / 2
 
 
-def siglip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, logit_bias: float | Tensor) -> Tensor:
+def siglip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, logit_bias: float | Tensor,
+                impl: str = "auto", gather_distributed: bool | None = None) -> Tensor:
     r"""The pairwise sigmoid loss of SigLIP: every pair is an independent binary classification.
 
     .. math:: \mathcal L = -\frac1N \sum_{i,j} \log\sigma\big(z_{ij}(t\,\hat a_i^\top\hat b_j + b)\big),
@@ -109,13 +109,31 @@ def siglip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, logit_bias
         a, b: (N, D) paired embeddings (N = 1 is allowed: one positive pair, no negatives).
         logit_scale: t > 0, a multiplier (SigLIP initialises t = 10).
         logit_bias: b, a real offset (SigLIP initialises b = -10).
+        impl: "dense" builds the N x N logits; "tiled" never does (``tiled.sigmoid_pairs_tiled``: the same
+            numbers, O(N D) memory, the gradient formed tile by tile in the forward pass); "auto" picks
+            tiled from about 1024 x 1024 logits up.
+        gather_distributed: under ``torch.distributed``, this rank's a's against every rank's b's (gradients
+            flow back), divided by the local n so that the mean over ranks is the global loss; None:
+            whenever distributed.
     Returns: scalar: the sum over all N^2 pairs divided by N.
-    Cost: 2 N^2 D flops, O(N^2) memory.
+    Cost: 2 N^2 D flops; O(N^2) memory dense, O(N D) tiled.
     References: Zhai et al. 2023 (Sigmoid Loss for Language Image Pre-Training).
     """
     logit_scale = check.positive_number("logit_scale", logit_scale)
     logit_bias = check.real_number("logit_bias", logit_bias)
     a_hat, b_hat = normalized_towers(a, b, min_rows=1, why="at least one pair")  # (N, D), (N, D)
+    gather = should_gather(gather_distributed)
+    if gather or resolve_impl(impl, len(a_hat), len(b_hat)) == "tiled":
+        b_all = global_batch(b_hat)[0] if gather else b_hat  # (N_global, D)
+        positive = local_index(len(a_hat), a_hat.device) if gather else None  # (n,) each a's pair among b_all
+        scale, bias = cast_scalar(logit_scale, a_hat.dtype), cast_scalar(logit_bias, a_hat.dtype)
+        if resolve_impl(impl, len(a_hat), len(b_all)) == "tiled":
+            return sigmoid_pairs_tiled(a_hat, b_all, scale, bias, positive=positive) / len(a_hat)
+        logits = scale * (a_hat @ b_all.T) + bias  # (n, N_global)
+        rows = torch.arange(len(a_hat), device=a_hat.device)  # (n,)
+        signs = -torch.ones_like(logits)  # (n, N_global): +1 at each a's pair, -1 elsewhere
+        signs[rows, rows if positive is None else positive] = 1
+        return -F.logsigmoid(signs * logits).sum() / len(a_hat)
     logits = logit_scale * (a_hat @ b_hat.T) + logit_bias  # (N, N)
     signs = 2 * torch.eye(len(a_hat), dtype=logits.dtype, device=logits.device) - 1  # +1 diagonal, -1 elsewhere
     return -F.logsigmoid(signs * logits).sum() / len(a_hat)

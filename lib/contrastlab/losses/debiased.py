@@ -22,7 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .. import validation as check
-from .core import two_view_logits, twin_index
+from .core import compute_dtype, inverse_temperature, l2_normalize, two_view_logits, twin_index
+from .distributed import should_gather, two_view_candidates
+from .tiled import contrastive_logsumexp, resolve_impl
 
 
 def debiased_log_negatives(log_negatives: Tensor, positive: Tensor, *, n_neg: int, tau_plus: float,
@@ -62,7 +64,7 @@ def negative_logits(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> tupl
 
 
 def debiased_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5,
-                     tau_plus: float = 0.1) -> Tensor:
+                     tau_plus: float = 0.1, impl: str = "auto", gather_distributed: bool | None = None) -> Tensor:
     r"""Debiased contrastive loss: NT-Xent whose negative term is corrected for false negatives.
 
     .. math:: N g_a = \max\Big(\frac{1}{1-\tau^+}\big(\textstyle\sum_{k} e^{s_{ak}/\tau}
@@ -77,12 +79,19 @@ def debiased_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.
         z1, z2: (B, D) two views, B >= 2.
         temperature: tau > 0, a divisor; default 0.5, as Chuang et al. 2020's code.
         tau_plus: class prior in [0, 1); default 0.1, as Chuang et al. 2020's code.
+        impl: "dense" builds the 2B x 2B logits; "tiled" never does (``tiled.contrastive_logsumexp_tiled``:
+            the same numbers, O(B D) memory); "auto" picks tiled from about 1024 x 1024 logits up.
+        gather_distributed: under ``torch.distributed``, this rank's 2b anchors against the 2B candidates of
+            every rank (gradients flow back), each rank's loss its own mean; None: whenever distributed.
     Returns: scalar mean over the 2B anchors.
-    Cost: 8 B^2 D flops, O(B^2) memory.
+    Cost: 8 B^2 D flops; O(B^2) memory dense, O(B D) tiled.
     References: Chuang et al. 2020 (Debiased Contrastive Learning).
     """
     temperature = check.two_views(z1, z2, temperature)
     tau_plus = float(check.real_number("tau_plus", tau_plus, low=0.0, high=1.0, high_open=True))
+    if should_gather(gather_distributed) or resolve_impl(impl, 2 * len(z1), 2 * len(z1)) == "tiled":
+        return debiased_global(z1, z2, temperature=temperature, tau_plus=tau_plus, beta=0.0, impl=impl,
+                               gather=should_gather(gather_distributed))
     negatives, positive = negative_logits(z1, z2, temperature)
     log_ng = debiased_log_negatives(torch.logsumexp(negatives, dim=1), positive, n_neg=2 * len(z1) - 2,
                      tau_plus=tau_plus, temperature=temperature)
@@ -90,7 +99,8 @@ def debiased_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.
 
 
 def hard_negative_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.5,
-                          tau_plus: float = 0.1, beta: float = 1.0) -> Tensor:
+                          tau_plus: float = 0.1, beta: float = 1.0, impl: str = "auto",
+                          gather_distributed: bool | None = None) -> Tensor:
     r"""Hard-negative contrastive loss: debiased NT-Xent with negatives reweighted by their hardness.
 
     The negative sum is replaced by an importance-weighted one,
@@ -105,13 +115,21 @@ def hard_negative_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor
         temperature: tau > 0, a divisor; default 0.5, as Robinson et al. 2021's code.
         tau_plus: class prior in [0, 1); default 0.1, as Robinson et al. 2021's code.
         beta: concentration >= 0 on hard negatives; default 1.0, as Robinson et al. 2021's code.
+        impl: "dense" builds the 2B x 2B logits; "tiled" never does (``tiled.contrastive_logsumexp_tiled``:
+            the same numbers, O(B D) memory); "auto" picks tiled from about 1024 x 1024 logits up.
+        gather_distributed: under ``torch.distributed``, this rank's 2b anchors against the 2B candidates of
+            every rank (gradients flow back), each rank's loss its own mean; None: whenever distributed.
     Returns: scalar mean over the 2B anchors.
-    Cost: 8 B^2 D flops, O(B^2) memory.
+    Cost: 8 B^2 D flops; O(B^2) memory dense, O(B D) tiled (its two log-sum-exps, at (1 + beta)/tau and
+        beta/tau, accumulate in one streaming pass over the same tiles).
     References: Robinson et al. 2021 (Contrastive Learning with Hard Negative Samples).
     """
     temperature = check.two_views(z1, z2, temperature)
     tau_plus = float(check.real_number("tau_plus", tau_plus, low=0.0, high=1.0, high_open=True))
     beta = float(check.real_number("beta", beta, low=0.0))
+    if should_gather(gather_distributed) or resolve_impl(impl, 2 * len(z1), 2 * len(z1)) == "tiled":
+        return debiased_global(z1, z2, temperature=temperature, tau_plus=tau_plus, beta=beta, impl=impl,
+                               gather=should_gather(gather_distributed))
     negatives, positive = negative_logits(z1, z2, temperature)  # (2B, 2B) with -inf off the negatives
     return hard_negative_from_logits(negatives, positive, temperature=temperature, tau_plus=tau_plus, beta=beta)
 
@@ -129,4 +147,28 @@ def hard_negative_from_logits(negatives: Tensor, positive: Tensor, *, temperatur
         log_reweighted = torch.cat([torch.logsumexp((1 + beta) * rows, dim=1) - torch.logsumexp(beta * rows, dim=1)
                                     for rows in negatives.split(256)]) + math.log(n_neg)  # (R,)
     log_ng = debiased_log_negatives(log_reweighted, positive, n_neg=n_neg, tau_plus=tau_plus, temperature=temperature)
+    return F.softplus(log_ng - positive).mean()
+
+
+def debiased_global(z1: Tensor, z2: Tensor, *, temperature: float | Tensor, tau_plus: float, beta: float,
+                    impl: str = "auto", gather: bool = True) -> Tensor:
+    r"""``hard_negative_nt_xent`` (``debiased_nt_xent`` at beta = 0) of this rank's 2b anchors against the 2B
+    candidates of the global batch (every rank's when ``gather`` and distributed, else its own), with the
+    negative sums from ``contrastive_logsumexp`` (dense or tiled as ``impl`` says):
+
+    .. math:: \log\sum_k w_k e^{s_k/\tau} = \mathrm{lse}_k((1+\beta)s_k/\tau) - \mathrm{lse}_k(\beta s_k/\tau) + \log N
+
+    both log-sum-exps accumulated over the same tiles in one pass. Arguments are checked by the callers.
+    Returns this rank's mean over its anchors (the mean over ranks is the loss of the global batch).
+    """
+    dtype = compute_dtype(z1, z2)
+    anchors, candidates, own, twin = two_view_candidates(l2_normalize(z1, dtype), l2_normalize(z2, dtype),
+                                                         gather=gather)  # (2b, D), (2B, D), (2b,), (2b,)
+    n_neg = len(candidates) - 2
+    multipliers = (1.0,) if beta == 0.0 else (1.0 + beta, beta)
+    lse, positive = contrastive_logsumexp(anchors, candidates, inverse_temperature(temperature, dtype),
+                                          positive=twin, exclude=torch.stack([own, twin], 1),
+                                          multipliers=multipliers, impl=impl)  # (J, 2b), (2b,)
+    log_negatives = lse[0] if beta == 0.0 else lse[0] - lse[1] + math.log(n_neg)  # (2b,)
+    log_ng = debiased_log_negatives(log_negatives, positive, n_neg=n_neg, tau_plus=tau_plus, temperature=temperature)
     return F.softplus(log_ng - positive).mean()

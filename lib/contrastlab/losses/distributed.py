@@ -46,7 +46,7 @@ from torch import Tensor
 from .. import validation as check
 from .core import (cast_scalar, compute_dtype, inverse_temperature, l2_normalize, normalized_in_batch_pair,
                    normalized_towers)
-from .tiled import DEFAULT_MEMORY_BUDGET, TileSize, contrastive_nll
+from .tiled import DEFAULT_MEMORY_BUDGET, TileSize, contrastive_nll, mean_nll
 
 
 def is_distributed(group=None) -> bool:
@@ -115,9 +115,29 @@ def global_batch(*tensors: Tensor, group=None) -> tuple[Tensor, ...]:
     return tuple(part.reshape(-1, *t.shape[1:]) for part, t in zip(gathered.split(widths, 1), tensors))
 
 
-def _local_index(n: int, device: torch.device, group) -> Tensor:
-    """(n,) the global rows of this rank's local rows."""
+def local_index(n: int, device: torch.device, group=None) -> Tensor:
+    """(n,) the global rows of this rank's local rows (``arange(n)`` when not distributed)."""
     return rank_offset(n, group) + torch.arange(n, device=device)
+
+
+def two_view_candidates(z1_hat: Tensor, z2_hat: Tensor, *, gather: bool, group=None
+                        ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The stacked two-view batch of the NT-Xent family, local anchors against global candidates.
+
+    Args:
+        z1_hat, z2_hat: (n, D) this rank's normalised views. gather: use every rank's (``global_batch``).
+    Returns: anchors [ẑ1; ẑ2] (2n, D), candidates [Z1; Z2] (2N, D) (the anchors themselves when not
+        gathering), and per anchor its own global row (2n,) and its twin's (2n,), its positive.
+    """
+    anchors = torch.cat([z1_hat, z2_hat])  # (2n, D)
+    if not (gather and is_distributed(group)):
+        n = len(z1_hat)
+        own = torch.arange(2 * n, device=anchors.device)  # (2n,)
+        return anchors, anchors, own, (own + n) % (2 * n)
+    z1_all, z2_all = global_batch(z1_hat, z2_hat, group=group)  # (N, D), (N, D)
+    view1 = local_index(len(z1_hat), z1_hat.device, group)  # (n,) global rows of the local view-1 anchors
+    view2 = view1 + len(z1_all)  # (n,) ... and of the local view-2 anchors
+    return anchors, torch.cat([z1_all, z2_all]), torch.cat([view1, view2]), torch.cat([view2, view1])
 
 
 def info_nce_distributed(query: Tensor, positive: Tensor, *, temperature: float | Tensor = 0.1,
@@ -133,11 +153,11 @@ def info_nce_distributed(query: Tensor, positive: Tensor, *, temperature: float 
     q, p, temperature = normalized_in_batch_pair(query, positive, temperature, symmetric)  # (n, D), (n, D)
     scale = inverse_temperature(temperature, q.dtype)
     q_all, p_all = global_batch(q, p, group=group) if symmetric else (None, *global_batch(p, group=group))
-    index = _local_index(len(q), q.device, group)  # (n,)
+    index = local_index(len(q), q.device, group)  # (n,)
     kw = dict(impl=impl, tile_size=tile_size, memory_budget_bytes=memory_budget_bytes)
+    if not symmetric:  # local queries vs global positives, this rank's mean
+        return mean_nll(q, p_all, scale, weights=q.new_full((len(q),), 1 / len(q)), positive=index, **kw)
     rows = contrastive_nll(q, p_all, scale, positive=index, **kw)  # (n,) local queries vs global positives
-    if not symmetric:
-        return rows.mean()
     cols = contrastive_nll(p, q_all, scale, positive=index, **kw)  # (n,) local positives vs global queries
     return (rows.mean() + cols.mean()) / 2
 
@@ -157,11 +177,12 @@ def nt_xent_distributed(z1: Tensor, z2: Tensor, *, temperature: float | Tensor =
     z1_all, z2_all = global_batch(z1_hat, z2_hat, group=group)  # (N, D), (N, D)
     anchors = torch.cat([z1_hat, z2_hat])  # (2n, D)
     candidates = torch.cat([z1_all, z2_all])  # (2N, D)
-    view1 = _local_index(len(z1), z1.device, group)  # (n,) global rows of the local view-1 anchors
+    view1 = local_index(len(z1), z1.device, group)  # (n,) global rows of the local view-1 anchors
     view2 = view1 + len(z1_all)  # (n,) ... and of the local view-2 anchors
-    return contrastive_nll(anchors, candidates, inverse_temperature(temperature, dtype),
-                           positive=torch.cat([view2, view1]), exclude=torch.cat([view1, view2]),
-                           impl=impl, tile_size=tile_size, memory_budget_bytes=memory_budget_bytes).mean()
+    weights = anchors.new_full((len(anchors),), 1 / len(anchors))  # (2n,) this rank's mean
+    return mean_nll(anchors, candidates, inverse_temperature(temperature, dtype), weights=weights,
+                    positive=torch.cat([view2, view1]), exclude=torch.cat([view1, view2]),
+                    impl=impl, tile_size=tile_size, memory_budget_bytes=memory_budget_bytes)
 
 
 def clip_loss_distributed(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, impl: str = "auto",
@@ -177,7 +198,7 @@ def clip_loss_distributed(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, 
     a_hat, b_hat = normalized_towers(a, b)  # (n, D), (n, D)
     scale = cast_scalar(logit_scale, a_hat.dtype)
     a_all, b_all = global_batch(a_hat, b_hat, group=group)  # (N, D), (N, D)
-    index = _local_index(len(a_hat), a_hat.device, group)  # (n,)
+    index = local_index(len(a_hat), a_hat.device, group)  # (n,)
     kw = dict(impl=impl, tile_size=tile_size, memory_budget_bytes=memory_budget_bytes)
     rows = contrastive_nll(a_hat, b_all, scale, positive=index, **kw)  # (n,)
     cols = contrastive_nll(b_hat, a_all, scale, positive=index, **kw)  # (n,)

@@ -20,10 +20,10 @@ import torch
 from torch import Tensor
 
 from .. import validation as check
-from .core import (compute_dtype, diagonal_column_nll, l2_normalize, positive_nll, two_view_logits, two_view_masks,
-                   twin_index)
-from .distributed import info_nce_distributed, nt_xent_distributed, should_gather
-from .tiled import info_nce_tiled, nt_xent_tiled, resolve_impl
+from .core import (compute_dtype, diagonal_column_nll, inverse_temperature, l2_normalize, positive_nll,
+                   two_view_logits, two_view_masks, twin_index)
+from .distributed import info_nce_distributed, nt_xent_distributed, should_gather, two_view_candidates
+from .tiled import mean_nll, mean_nll_tiled, resolve_impl, symmetric_mean_nll_tiled
 
 
 def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *,
@@ -58,9 +58,13 @@ def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *
         temperature = check.in_batch_pair(query, positive, temperature, symmetric)
         if should_gather(gather_distributed):
             return info_nce_distributed(query, positive, temperature=temperature, symmetric=symmetric, impl=impl)
-        if resolve_impl(impl, len(query), len(positive)) == "tiled":
-            return info_nce_tiled(query, positive, temperature=temperature, symmetric=symmetric)
         q, p = (l2_normalize(x, compute_dtype(query, positive)) for x in (query, positive))  # (N, D), (N, D)
+        if resolve_impl(impl, len(query), len(positive)) == "tiled":  # tiled.info_nce_tiled, checked above
+            scale = inverse_temperature(temperature, q.dtype)
+            if symmetric:
+                return symmetric_mean_nll_tiled(q, p, scale)
+            return mean_nll_tiled(q, p, scale, weights=q.new_full((len(q),), 1 / len(q)),
+                                  positive=torch.arange(len(q), device=q.device))
         logits = (q / temperature) @ p.T  # (N, N); row i's positive on the diagonal; τ folded into q: O(N D)
         target = torch.arange(len(q), device=q.device)
         loss = positive_nll(logits, target).mean()
@@ -122,13 +126,17 @@ def nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.1, impl: 
     if should_gather(gather_distributed):
         return nt_xent_distributed(z1, z2, temperature=temperature, impl=impl)
     n = len(z1)
-    if resolve_impl(impl, 2 * n, 2 * n) == "tiled":
-        return nt_xent_tiled(z1, z2, temperature=temperature)
+    if resolve_impl(impl, 2 * n, 2 * n) == "tiled":  # tiled.nt_xent_tiled, checked above
+        z = l2_normalize(torch.cat([z1, z2]), compute_dtype(z1, z2))  # (2N, D)
+        own = torch.arange(2 * n, device=z.device)  # (2N,)
+        return mean_nll_tiled(z, z, inverse_temperature(temperature, z.dtype),
+                              weights=z.new_full((2 * n,), 1 / (2 * n)), positive=twin_index(n, z.device), exclude=own)
     logits = two_view_logits(z1, z2, temperature).fill_diagonal_(float("-inf"))  # (2N, 2N), self excluded
     return positive_nll(logits, twin_index(n, z1.device)).mean()
 
 
-def decoupled_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.1) -> Tensor:
+def decoupled_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.1, impl: str = "auto",
+                      gather_distributed: bool | None = None) -> Tensor:
     r"""Decoupled contrastive loss (DCL): NT-Xent with the positive removed from the denominator.
 
     .. math:: \ell_a = \log\sum_{k \notin \{a, a^+\}} e^{s_{ak}/\tau} - s_{a,a^+}/\tau,\qquad
@@ -140,12 +148,24 @@ def decoupled_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0
     Args:
         z1, z2: (N, D) two views, N >= 2.
         temperature: tau > 0, a divisor; default 0.1, as Yeh et al. 2022 (DCL).
+        impl: "dense" builds the 2N x 2N logits; "tiled" never does (``tiled.mean_nll_tiled``: the same
+            numbers, O(N D) memory); "auto" picks tiled from about 1024 x 1024 logits up.
+        gather_distributed: under ``torch.distributed``, this rank's 2n anchors against the 2N candidates of
+            every rank (gradients flow back), each rank's loss its own mean; None: whenever distributed.
     Returns: scalar mean over the 2N anchors.
-    Cost: 8 N^2 D flops, O(N^2) memory.
+    Cost: 8 N^2 D flops forward; O(N^2) memory dense, O(N D) tiled.
     References: Yeh et al. 2022 (Decoupled Contrastive Learning).
     """
     temperature = check.two_views(z1, z2, temperature)
     n = len(z1)
+    gather = should_gather(gather_distributed)
+    if gather or resolve_impl(impl, 2 * n, 2 * n) == "tiled":
+        dtype = compute_dtype(z1, z2)
+        anchors, candidates, own, twin = two_view_candidates(l2_normalize(z1, dtype), l2_normalize(z2, dtype),
+                                                             gather=gather)  # (2n, D), (2N, D), (2n,), (2n,)
+        return mean_nll(anchors, candidates, inverse_temperature(temperature, dtype),
+                        weights=anchors.new_full((2 * n,), 1 / (2 * n)), positive=twin,
+                        exclude=torch.stack([own, twin], 1), impl=impl)
     logits = two_view_logits(z1, z2, temperature)  # (2N, 2N)
     _, negatives = two_view_masks(n, z1.device)
     return positive_nll(logits, twin_index(n, z1.device), negatives).mean()
