@@ -16,3 +16,12 @@ def _devices():
 def device(request):
     """Each test using this fixture runs on the CPU, and on CUDA / MPS where present."""
     return torch.device(request.param)
+
+
+@pytest.fixture
+def caller_threads():
+    """The caller's own torch thread count, set to one the policy never picks (3), and put back afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    yield 3
+    torch.set_num_threads(before)

@@ -8,14 +8,6 @@ from contrastlab import runtime
 from contrastlab.runtime import TRAINING_THREADS, check_threads, policy_threads, training_threads
 
 
-@pytest.fixture
-def caller_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(3)
-    yield 3
-    torch.set_num_threads(before)
-
-
 def test_default_device_is_the_runtime_one():
     assert contrastlab.default_device is runtime.default_device
     assert runtime.default_device().type in ("cuda", "mps", "cpu")

@@ -206,15 +206,6 @@ def test_sgd_optimizer_trains_and_bad_names_are_refused(vmf):
         run(vmf, optimizer="lars")
 
 
-@pytest.fixture
-def caller_threads():
-    """The caller's own thread count, set to one the policy never picks (3), and put back afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(3)
-    yield 3
-    torch.set_num_threads(before)
-
-
 def threads_seen(vmf, **kwargs):
     seen = []
     run(vmf, steps=20, eval_every=10, device="cpu", callbacks=[lambda state: seen.append(torch.get_num_threads())],

@@ -14,6 +14,8 @@ import torch
 import contrastlab.losses as L
 from contrastlab.losses import tiled as T
 
+from .test_tiled import assert_equal_to
+
 # name -> (loss(a, b, s, impl=...), the hyperparameter's value): s is the temperature, or for the two-tower
 # losses the logit scale; supcon takes (N, 2, D) views stacked from a and b, with 3 classes
 LOSSES = {
@@ -71,14 +73,6 @@ def value_and_grads(name, a, b, s, impl, tile=None):
     with forced_tile(tile):
         value = loss(a, b, s, impl=impl)
     return value.detach(), torch.autograd.grad(value, (a, b, s))
-
-
-def assert_equal_to(got, want, rtol):
-    """Values to ``rtol`` relative; each gradient to ``rtol`` relative to its largest entry."""
-    (value, grads), (value_ref, grads_ref) = got, want
-    torch.testing.assert_close(value, value_ref, rtol=rtol, atol=0)
-    for g, g_ref in zip(grads, grads_ref):
-        torch.testing.assert_close(g, g_ref, rtol=rtol, atol=rtol * float(g_ref.abs().max()))
 
 
 # full-width tiles (None at these sizes, and (64, 10**6)) take the fused path; the others the generic one
