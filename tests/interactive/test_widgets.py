@@ -250,3 +250,11 @@ def test_embedding_explorer():
     assert "UMAP" in titles(app.figure) and app.progress.value == 1.0
     texts = Wd.EmbeddingExplorer(z, labels, texts=[f"sentence {i}" for i in range(120)], label_names=["a", "b", "c"])
     assert "sentence 7" in texts.sample_html(7) and "<b>b</b>" in texts.sample_html(7)
+
+
+def test_the_training_apps_draw_the_losss_reference_values():
+    dashboard = Wd.TrainingDashboard(steps=20)
+    dashboard.start(background=False)
+    lines = {shape.name: shape.y0 for shape in dashboard.curves.layout.shapes if shape.name}
+    assert {"reference:collapsed", "reference:chance", "reference:floor"} <= set(lines), lines
+    assert lines["reference:collapsed"] == pytest.approx(math.log(2 * 128 - 1))  # nt_xent, batch 128

@@ -200,6 +200,13 @@ class _Trainer(_App):
 
     eval_every = 10
 
+    def _reference(self, state: FitState):
+        """The loss's collapsed, chance and floor values for this run (``losses.reference_values``),
+        worked out at its first evaluation and drawn as dashed lines on the loss curve."""
+        if getattr(self, "_reference_run", None) is not state.history:
+            self._reference_run, self._reference_values = state.history, viz.history_reference(state.history)
+        return self._reference_values
+
     def _build_controls(self):
         self.start_button = W.Button(description="Start", button_style="success", icon="play")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
@@ -338,7 +345,7 @@ class TrainingDashboard(_Trainer):
 
     def _on_eval(self, state: FitState) -> None:
         viz.embedding_figure(state.projections, state.labels, fig=self.embedding_figure)
-        viz.training_curves(state.history, metrics=self.CURVES, fig=self.curves)
+        viz.training_curves(state.history, metrics=self.CURVES, fig=self.curves, reference=self._reference(state))
 
 
 class CollapseLab(_Trainer):
@@ -399,7 +406,7 @@ class CollapseLab(_Trainer):
         return data, method, dict(options, steps=int(self.steps.value), batch_size=128, seed=self.seed)
 
     def _on_eval(self, state: FitState) -> None:
-        viz.training_curves(state.history, metrics=self.CURVES, fig=self.curves)
+        viz.training_curves(state.history, metrics=self.CURVES, fig=self.curves, reference=self._reference(state))
         # uncentred, like the "erank" curve: a collapsed batch is one dominant singular value (the mean)
         viz.spectrum_figure(state.projections, center=False, fig=self.spectrum)
 
