@@ -131,8 +131,9 @@ SPECS = [
           pair(temperature=TEMPERATURE, tau_plus=st.floats(0.0, 0.9)),
           {"z1": "tensor", **T, "tau_plus": "probability_open"}, _float64(L.debiased_nt_xent)),
     _spec("hard_negative_nt_xent", L.hard_negative_nt_xent,
-          # beta in (0, 1e-38) gives NaN or a wrong value in float32 (losses/debiased.py, reported; test_known_bugs.py)
-          pair(temperature=TEMPERATURE, tau_plus=st.floats(0.0, 0.9), beta=st.one_of(st.just(0.0), st.floats(1e-3, 3.0))),
+          # beta from 0 through subnormals to 3 (a subnormal beta once gave NaN: test_loss_regressions.py)
+          pair(temperature=TEMPERATURE, tau_plus=st.floats(0.0, 0.9),
+               beta=st.one_of(st.just(0.0), st.just(2.4e-135), st.floats(0.0, 3.0))),
           {"z2": "tensor", **T, "tau_plus": "probability_open", "beta": "nonnegative"}, _float64(L.hard_negative_nt_xent)),
     _spec("filtered_nt_xent", L.filtered_nt_xent, pair(temperature=TEMPERATURE, threshold=st.floats(-1.0, 1.0)),
           {"z1": "tensor", **T, "threshold": "unit_interval"}),
@@ -163,7 +164,7 @@ SPECS = [
                                    cov_weight=st.floats(0.0, 5.0)),
           {"z1": "tensor", "z2": "tensor", "sim_weight": "nonnegative", "var_weight": "nonnegative",
            "cov_weight": "nonnegative"}),
-    # negative_logits (losses/debiased.py) checks no argument: valid calls only (reported; test_known_bugs.py)
+    # negative_logits: valid calls only here; its bad arguments are in test_loss_regressions.py
     _spec("negative_logits", lambda z1, z2, temperature: L.negative_logits(z1, z2, temperature)[1],
           pair(temperature=TEMPERATURE), {}),
     _spec("LearnableLogitScale", L.LearnableLogitScale,

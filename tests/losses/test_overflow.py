@@ -18,9 +18,8 @@ from contrastlab.losses.core import l2_normalize
 
 from .cases import CASES, float_inputs, make_inputs
 
-# barlow_twins and vicreg (losses/noncontrastive.py) do not normalise rows: their batch statistics
-# overflow float32 on their own (a variance of 1e40). That file is outside this change; these cases
-# stay strict xfails until it computes its statistics on max-abs scaled columns (or in float64).
+# barlow_twins and vicreg do not normalise rows: their batch statistics would overflow float32 (a
+# variance of 1e40), so they compute them in float64 for inputs that large.
 NOT_NORMALISED = {"barlow_twins", "vicreg"}
 
 # (input dtype, scale): a float32 row of 1e20s and a bf16 row of 2**100 (about 1.3e30, a power of two,
@@ -48,7 +47,6 @@ def test_large_finite_inputs_give_the_unscaled_loss(case, dtype, scale):
     torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="losses/noncontrastive.py: batch statistics overflow float32 (outside this change)")
 @pytest.mark.parametrize("dtype,scale", SCALES, ids=["float32-1e20", "bf16-1e30"])
 @pytest.mark.parametrize("case", [c for c in CASES if c.name in NOT_NORMALISED], ids=lambda c: c.name)
 def test_losses_without_normalisation_do_not_overflow_silently(case, dtype, scale):
@@ -56,8 +54,10 @@ def test_losses_without_normalisation_do_not_overflow_silently(case, dtype, scal
     got = case.loss(*scaled, **case.kwargs)
     if case.name == "barlow_twins":  # standardised per column: scale-invariant up to BatchNorm's eps
         torch.testing.assert_close(got.double(), case.loss(*unscaled, **case.kwargs), rtol=1e-3, atol=1e-4)
-    else:  # vicreg grows with the scale: an honest overflow is inf, never NaN
-        assert not torch.isnan(got)
+    else:  # vicreg grows with the scale: the float64 value of the scaled inputs, never inf or NaN
+        want = case.loss(*[x.double() if x.is_floating_point() else x for x in scaled], **case.kwargs)
+        assert torch.isfinite(got)
+        torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=0)
 
 
 def test_the_reproducers():

@@ -54,6 +54,7 @@ def debiased_log_negatives(log_negatives: Tensor, positive: Tensor, *, n_neg: in
 def negative_logits(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> tuple[Tensor, Tensor]:
     """(2N, 2N) logits with self and twin set to -inf (only the 2N-2 negatives left), and the (2N,)
     positive logits read from the same matrix. One copy of the matrix, no boolean masks."""
+    temperature = check.two_views(z1, z2, temperature)
     n = len(z1)
     logits = two_view_logits(z1, z2, temperature)  # (2N, 2N)
     twin = twin_index(n, z1.device)  # (2N,)
@@ -127,6 +128,8 @@ def hard_negative_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor
     temperature = check.two_views(z1, z2, temperature)
     tau_plus = float(check.real_number("tau_plus", tau_plus, low=0.0, high=1.0, high_open=True))
     beta = float(check.real_number("beta", beta, low=0.0))
+    if beta < torch.finfo(torch.float32).tiny:  # e^{beta s/tau} = 1 to every float's precision: beta = 0,
+        beta = 0.0  # and a float32 product beta * (-inf) would otherwise be 0 * -inf = NaN
     if should_gather(gather_distributed) or resolve_impl(impl, 2 * len(z1), 2 * len(z1)) == "tiled":
         return debiased_global(z1, z2, temperature=temperature, tau_plus=tau_plus, beta=beta, impl=impl,
                                gather=should_gather(gather_distributed))

@@ -30,6 +30,19 @@ def _pair(name_a: str, a: Tensor, name_b: str, b: Tensor, min_rows: int, why: st
     return compute_dtype(a, b)
 
 
+# Above this magnitude a batch variance or a D x D product could overflow float32 (its largest value is
+# about 3.4e38, the square of 1.8e19): the statistics are then computed in float64.
+_SAFE_IN_FLOAT32 = 1e15
+
+
+def _statistics_dtype(dtype: torch.dtype, *xs: Tensor) -> torch.dtype:
+    """``dtype``, or float64 when the inputs are large enough for their squares to overflow it."""
+    if dtype == torch.float64:
+        return dtype
+    largest = max(float(x.detach().abs().max()) for x in xs)
+    return torch.float64 if largest > _SAFE_IN_FLOAT32 else dtype
+
+
 def negative_cosine(p: Tensor, z: Tensor) -> Tensor:
     r"""SimSiam's D(p, z): the negative cosine between a prediction and a stop-gradient target.
 
@@ -73,10 +86,11 @@ def barlow_twins(z1: Tensor, z2: Tensor, *, lambda_: float = 0.0051) -> Tensor:
     dtype = _pair("z1", z1, "z2", z2, 2, "the batch statistics need N >= 2")
     lambda_ = check.real_number("lambda_", lambda_, low=0.0)
     n = len(z1)
-    a, b = (F.batch_norm(z.to(dtype), None, None, training=True, eps=1e-5) for z in (z1, z2))  # (N, D)
-    c = a.T @ b / n  # (D, D)
+    stats = _statistics_dtype(dtype, z1, z2)  # float64 for inputs whose variance would overflow
+    a, b = (F.batch_norm(z.to(stats), None, None, training=True, eps=1e-5) for z in (z1, z2))  # (N, D)
+    c = a.T @ b / n  # (D, D), entries in [-1, 1]
     on_diagonal = (torch.diagonal(c) - 1).pow(2).sum()
-    return on_diagonal + lambda_ * _off_diagonal_sum_of_squares(c)
+    return (on_diagonal + lambda_ * _off_diagonal_sum_of_squares(c)).to(dtype)
 
 
 def vicreg(z1: Tensor, z2: Tensor, *, sim_weight: float = 25.0, var_weight: float = 25.0,
@@ -95,14 +109,17 @@ def vicreg(z1: Tensor, z2: Tensor, *, sim_weight: float = 25.0, var_weight: floa
     Args:
         z1, z2: (N, D) projections of two views, N >= 2 (not normalised).
         sim_weight, var_weight, cov_weight: lambda, mu, nu >= 0.
-    Returns: scalar.
+    Returns: scalar, float32 or wider (float64 for inputs beyond 1e15, whose loss can exceed float32).
     Cost: 4 N D^2 flops, O(D^2) memory.
     References: Bardes, Ponce & LeCun 2022 (VICReg).
     """
     dtype = _pair("z1", z1, "z2", z2, 2, "the variance and covariance need N >= 2")
     weights = [check.real_number(name, w, low=0.0) for name, w in
                (("sim_weight", sim_weight), ("var_weight", var_weight), ("cov_weight", cov_weight))]
-    x, y = z1.to(dtype), z2.to(dtype)
+    # float64 when the inputs are so large that their squares overflow: the loss then grows past float32's
+    # range too, and is returned in float64 rather than as inf
+    stats = _statistics_dtype(dtype, z1, z2)
+    x, y = z1.to(stats), z2.to(stats)
     n, d = x.shape
     invariance = F.mse_loss(x, y)
     x, y = x - x.mean(0), y - y.mean(0)  # (N, D) centred
