@@ -24,8 +24,11 @@ def test_small_cnn_and_default_encoders():
     assert enc.features(images).shape == (4, 24) and enc(images).shape == (4, 12)
     vec = models.build_encoder((16,), head=False, feature_dim=8)
     assert vec(torch.randn(3, 16)).shape == (3, 8)
+    rgb = models.build_encoder((3, 32, 32), feature_dim=8)
+    assert rgb.features(torch.rand(2, 3, 32, 32)).shape == (2, 8)
+    assert rgb.backbone.net[0].stride == (2, 2) and enc.backbone.net[0].stride == (1, 1)  # downsample above 16 px
     with pytest.raises(ValueError, match="build_encoder knows"):
-        models.build_encoder((3, 32, 32))
+        models.build_encoder((2, 32, 32))
 
 
 def test_momentum_update_and_ema_schedule():

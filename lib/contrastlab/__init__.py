@@ -4,7 +4,7 @@ The package has four layers; each may import the ones below it, never one above 
 contracts in ``pyproject.toml`` enforce this):
 
 1. the **core**, at the root: ``validation`` (argument checks), ``losses`` (one log-sum-exp core),
-   ``metrics``, ``data`` (toy datasets), ``models``, ``samplers``, ``methods`` (training set-ups)
+   ``metrics``, ``data`` (toy datasets), ``augment`` (SimCLR's image augmentations), ``models``, ``samplers``, ``methods`` (training set-ups)
    and ``train`` (``fit``);
 2. ``interactive``: plotly figures, 2-D projections and the widget apps;
 3. ``sweeps``: grids of seeded runs with intervals (``contrastlab.sweep(config)`` or
@@ -14,7 +14,7 @@ contracts in ``pyproject.toml`` enforce this):
 
 import importlib
 
-from . import (conventions, data, diagnosis, losses, methods, metrics, models, monitor, planning, runtime, samplers,
+from . import (augment, conventions, data, diagnosis, losses, methods, metrics, models, monitor, planning, runtime, samplers,
                train, validation)
 from .monitor import HealthMonitor
 from .planning import plan
@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 # Imported on first use: they pull in plotly, ipywidgets, umap-learn or pandas.
 _LAZY_MODULES = ("interactive", "sweeps", "lessons", "cli")
 
-__all__ = ["data", "diagnosis", "losses", "methods", "metrics", "models", "monitor", "runtime", "samplers", "train",
+__all__ = ["augment", "data", "diagnosis", "losses", "methods", "metrics", "models", "monitor", "runtime", "samplers", "train",
            "validation", "conventions", "planning", "plan", "fit", "default_device", "HealthMonitor", "diagnose",
            "sweep", "__version__", *_LAZY_MODULES]
 

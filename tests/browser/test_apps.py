@@ -233,7 +233,9 @@ def test_voila_dashboard_serves_the_temperature_explorer(voila_app, page):  # pa
     assert "import" not in page.locator("body").inner_text()  # the code is hidden, only the app shows
     lab.press_slider(page, "τ", "ArrowLeft", times=2)
     lab.wait_for_text(page, ".gtitle", lambda t: t.startswith("τ =") and not t.startswith("τ = 0.1:"), timeout=15)
-    tolerated = [m for m in page.console_errors if VOILA_CDN.search(m)]
-    assert len(tolerated) <= 2, tolerated
+    # Voila may load its template's stylesheet links more than once (seen under load): what matters is that
+    # those two Font Awesome files are the only thing asked of the outside, checked by the page fixture
+    tolerated = {re.sub(r":\d+\)$", ")", m) for m in page.console_errors if VOILA_CDN.search(m)}
+    assert all(m.endswith(("all.min.css)", "v4-shims.min.css)")) for m in tolerated), tolerated
     page.console_errors[:] = [m for m in page.console_errors if not VOILA_CDN.search(m)]
     page.offsite_requests[:] = [u for u in page.offsite_requests if not VOILA_CDN.search(u)]

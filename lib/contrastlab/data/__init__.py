@@ -9,6 +9,8 @@ Every generator returns a ``ToyData`` (clean inputs ``x``, ``labels``, ``latents
 - ``feature_mix``: easy / class / subclass features (Xue et al. 2023).
 - ``paired_modalities``: two modalities of one latent, for CLIP-style learning.
 - ``digits``: scikit-learn's 8x8 digits with augmentations of adjustable strength.
+- ``image_patches``: RGB patches of two real photographs (shipped in scikit-learn), labelled by
+  region, with SimCLR's augmentations (``contrastlab.augment``) as views.
 - ``anisotropic_gaussian``: variance falling across directions, isotropic views (dimensional collapse).
 - ``compositional_pairs``: two objects with attributes, captions that bind them (NegCLIP).
 - ``correlated_gaussians``: pairs with a known mutual information (InfoNCE's bound).
@@ -31,6 +33,7 @@ from .compositional import (CompositionalPairs, compositional_pairs, drop_swap_p
                             swap_partner_rate)
 from .gaussians import CorrelatedGaussians, correlated_gaussians
 from .digits import AUGMENTATIONS, Digits, augment_digits, digits
+from .images import REGIONS, ImagePatches, image_patches
 from .features import FeatureMix, feature_mix
 from .latent import LatentMLP, latent_mlp
 from .paired import PairedModalities, paired_modalities
@@ -40,13 +43,14 @@ from .user import ArrayData, arrays, from_arrays, integer_labels, load_array
 __all__ = [
     "text", "ToyData", "vmf_mixture", "SphereMixture", "latent_mlp", "LatentMLP", "feature_mix", "FeatureMix",
     "paired_modalities", "PairedModalities", "digits", "Digits", "augment_digits", "AUGMENTATIONS",
+    "image_patches", "ImagePatches", "REGIONS",
     "anisotropic_gaussian", "AnisotropicGaussian", "compositional_pairs", "CompositionalPairs", "swap_attributes",
     "drop_swap_partners", "swap_partner_rate", "correlated_gaussians", "CorrelatedGaussians",
     "from_arrays", "arrays", "ArrayData", "load_array", "integer_labels", "DATASETS", "is_paired", "reads_files",
 ]
 
 DATASETS: dict[str, Callable[..., ToyData]] = {
-    fn.__name__: fn for fn in (vmf_mixture, latent_mlp, feature_mix, digits, anisotropic_gaussian,
+    fn.__name__: fn for fn in (vmf_mixture, latent_mlp, feature_mix, digits, image_patches, anisotropic_gaussian,
                                paired_modalities, compositional_pairs, correlated_gaussians, arrays)
 }
 
