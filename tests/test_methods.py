@@ -8,8 +8,7 @@ import torch
 import contrastlab
 import contrastlab.losses as L
 from contrastlab import data as D
-from contrastlab.lessons import two_towers_clip as TT
-from contrastlab.methods import NegCLIP, SupConSimCLR
+from contrastlab.methods import NegCLIP, SupConSimCLR, build_method
 from contrastlab.models import build_encoder
 
 
@@ -43,7 +42,8 @@ def test_joint_loss_validates():
 
 def test_negclip_method_uses_the_swapped_captions_and_trains():
     comp = D.compositional_pairs(400, n_objects=6, n_attributes=6, seed=3)
-    method = TT.clip_method(*TT.tower_pair(comp, seed=0), temperature=0.1, negatives=comp.swap_attributes)
+    method = build_method("negclip", comp, logit_scale=10.0)  # negatives: the data's own swap_attributes
+    assert method.negatives == comp.swap_attributes
     a, b = comp.views(torch.arange(16), generator=comp.generator(0))
     loss, za, zb = method.loss((a, b), comp.labels[:16], 0)
     expected = L.clip_loss_with_negatives(method.encoder(a), method.encoder_b(b),
@@ -53,4 +53,4 @@ def test_negclip_method_uses_the_swapped_captions_and_trains():
                               progress=False)
     assert math.isfinite(history.last()["loss"])
     with pytest.raises(TypeError, match="negatives must be a function"):
-        NegCLIP(TT.tower(4), encoder_b=TT.tower(4), negatives=3)
+        NegCLIP(build_encoder((4,)), encoder_b=build_encoder((4,)), negatives=3)
