@@ -91,3 +91,9 @@ def test_math_in_a_heading_stays_plain_mathml():
     source, _ = book_render.math_to_mathml("## Watching on $S^2$\n\ntext $x$")
     page = book_render.plain_mathml(markdown2html_mistune(source))
     assert page.count("<math") == 2 and "ns0:" not in page and "xmlns:ns" not in page
+
+
+def test_a_learning_goal_on_the_index_renders_its_math_and_code():
+    html = book_render.inline_html("read a loss against $\\log(2N-1)$ with `nt_xent` & **care**")
+    assert html.count("<math") == 1 and "<code>nt_xent</code>" in html and "&amp;" in html and "<b>care</b>" in html
+    assert "$" not in html

@@ -109,6 +109,29 @@ def plain_mathml(page: str) -> str:
     return _NAMESPACE_DECLARATION.sub("", _NAMESPACED.sub(r"\1", page))
 
 
+def inline_html(markdown: str) -> str:
+    """One line of markdown (a learning goal) as HTML: math as MathML, `code`, **bold**, the rest escaped."""
+    from latex2mathml.converter import convert
+
+    parts, last = [], 0
+    for match in _MATH.finditer(markdown):
+        parts.append(_inline_text(markdown[last:match.start()]))
+        tex = match.group(1) if match.group(1) is not None else match.group(2)
+        try:
+            parts.append(convert(tex.strip(), display="inline").replace("\n", " "))
+        except Exception:  # noqa: BLE001 (keep the source, escaped, rather than fail the index)
+            parts.append(html.escape(match.group(0)))
+        last = match.end()
+    parts.append(_inline_text(markdown[last:]))
+    return "".join(parts)
+
+
+def _inline_text(text: str) -> str:
+    text = html.escape(text)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+
+
 # --------------------------------------------------------------------------- widgets
 
 _NUMPY_DTYPES = {"float64": "<f8", "float32": "<f4", "int64": "<i8", "int32": "<i4", "int16": "<i2", "int8": "i1",

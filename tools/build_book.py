@@ -81,7 +81,7 @@ def write_index(out: Path, pages: list[Page], fast: bool) -> None:
     for page in pages:
         status = " · FAILED" if page.error else ""
         memory = f" · peak {page.peak_mib:.0f} MiB" if page.peak_mib else ""
-        goals = "".join(f"<li>{html.escape(goal)}</li>" for goal in page.goals)
+        goals = "".join(f"<li>{book_render.inline_html(goal)}</li>" for goal in page.goals)
         verdicts = "".join(f'<p class="verdict">{html.escape(v)}</p>' for v in page.verdicts)
         thumb = book_render.figure_html(page.key_figure, thumbnail=True) if page.key_figure else ""
         items.append(
@@ -114,6 +114,7 @@ def build(path: Path, out: Path, exporter, *, kernel: str | None, fast: bool, ti
     nb = notebooks.with_peak_memory_cell(nbformat.read(path, as_version=4))
     run = notebooks.execute(nb, kernel_name=kernel, fast=fast, timeout=timeout, cwd=cwd)
     peak = notebooks.pop_peak_memory_cell(run.notebook)
+    learning = goals(run.notebook)  # as markdown, before prepare turns its math into MathML
     counts = book_render.prepare(run.notebook)
     if run.error:  # the page shows the cells up to the error; say so at the top as well
         run.notebook.cells.insert(0, nbformat.v4.new_markdown_cell(
@@ -123,7 +124,7 @@ def build(path: Path, out: Path, exporter, *, kernel: str | None, fast: bool, ti
     body = book_render.plain_mathml(body)
     name = f"{path.stem}.html"
     out.joinpath(name).write_text(body, encoding="utf-8")
-    return Page(name, title(run.notebook, path.stem), run.seconds, run.error, goals(run.notebook),
+    return Page(name, title(run.notebook, path.stem), run.seconds, run.error, learning,
                 book_render.verdicts(run.notebook), book_render.key_figure(run.notebook), peak, counts)
 
 

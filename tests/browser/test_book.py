@@ -101,6 +101,8 @@ def test_the_index_is_a_table_of_contents_with_thumbnails(book, offline_page):
                            arg=with_figures, timeout=30_000)
     text = page.inner_text("body")
     assert text.count("s to run") == len(NOTEBOOK_NAMES) and "Verdict" in text
+    assert "xmlns" not in text and "$" not in text, "a learning goal shows raw MathML or LaTeX"
+    assert page.locator(".lesson math").count() > 0
     assert page.outside_requests == [] and page.errors == []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "book_index.png"), full_page=True)
