@@ -38,6 +38,15 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {memory}; load average at start {load}"
 
 
+def _cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
 def versions() -> str:
     names = ["torch", "numpy", "umap-learn", "pytorch-metric-learning", "info-nce-pytorch", "plotly", "ipywidgets"]
     found = []
@@ -81,8 +90,8 @@ def main() -> None:
                 ("Notebooks: time and peak memory, fast and full mode", [py, "benchmarks/bench_notebooks.py"])]
     header = (f"# Benchmark results\n\nMeasured by `make bench` (`python benchmarks/run_all.py`) on "
               f"{time.strftime('%Y-%m-%d %H:%M %Z')}.\n\n- machine: {machine()}\n- versions: {versions()}\n"
-              f"- no GPU on this machine: the CUDA tables (fp32 and bf16, N up to 65536) are still to be run "
-              f"where one is available.\n\n")
+              f"- the CUDA tables come from `bench_losses.py --device cuda --dtypes float32 bfloat16 --sizes 4096 16384 "
+              f"65536` on a machine with a GPU; this run is on {'CUDA' if _cuda() else 'the CPU only'}.\n\n")
     sections = [run(title, command) for title, command in plan]
     if not args.quick:
         (HERE / "RESULTS.md").write_text(header + "\n".join(sections))
