@@ -520,7 +520,10 @@ def linear_r2(features: Tensor, targets: Tensor, *, ridge: float = 1e-6) -> floa
         raise ValueError(f"features and targets must have the same number of rows, got {len(features)} and {len(targets)}")
     ridge = float(check.real_number("ridge", ridge, low=0.0))
     check.batch_at_least("targets", targets, 2, "R² compares the fit with the targets' variance")
-    if float((targets.double() - targets.double().mean(0)).pow(2).sum()) == 0.0:
+    y64 = targets.double()
+    spread = float((y64 - y64.mean(0)).pow(2).sum())  # the total sum of squares of R²'s denominator
+    rounding = (64 * torch.finfo(torch.float64).eps * float(y64.abs().max())) ** 2 * y64.numel()
+    if spread <= rounding:  # zero, or only the rounding of the mean of equal rows
         raise ValueError("targets must vary: every row is the same, so R² (explained variance) is undefined")
     x = torch.cat([features.double(), torch.ones(len(features), 1, dtype=torch.float64, device=features.device)], 1)
     y = targets.double()

@@ -73,3 +73,10 @@ def test_fit_refuses_a_one_modality_set_up_on_paired_data_by_name():
     """simclr on paired_modalities failed with "'tuple' object has no attribute 'transpose'"."""
     with pytest.raises(ValueError, match=r"method 'simclr' trains on views of one modality, but data .* is paired"):
         fit(D.paired_modalities(24, n_classes=3), "simclr", steps=1, batch_size=4, progress=False)
+
+
+def test_linear_r2_refuses_equal_tiny_targets_whose_mean_rounds():
+    features = torch.tensor([[1.5410e-30], [-2.9343e-31], [-2.1788e-30]], dtype=torch.float64)
+    targets = torch.full((3, 1), 1.5410e-30, dtype=torch.float64)  # equal rows; their mean rounds
+    with pytest.raises(ValueError, match="targets must vary"):
+        M.linear_r2(features, targets, ridge=1.0)
