@@ -67,6 +67,7 @@ from torch import Tensor
 
 from . import metrics as M
 from . import validation as check
+from .losses.core import l2_normalize
 
 __all__ = [
     "Finding", "Geometry", "measure", "batch_statistics", "judge", "as_embeddings", "nearest_neighbours",
@@ -254,7 +255,7 @@ def batch_statistics(z: Tensor, z2: Tensor | None = None) -> dict:
     check.embeddings("z", z)
     check.batch_at_least("z", z, 2, "a spread needs two rows")
     z = z.detach()
-    unit = _unit(z)
+    unit = l2_normalize(z)
     n, d = z.shape
     sigma_c = M.singular_values(z, center=True).double().cpu().numpy()
     sigma = M.singular_values(z, center=False).double().cpu().numpy()
@@ -265,10 +266,6 @@ def batch_statistics(z: Tensor, z2: Tensor | None = None) -> dict:
         check.same_shape("z", z, "z2", z2)
         out["alignment"] = M.alignment(z, z2.detach())
     return out
-
-
-def _unit(x: Tensor) -> Tensor:
-    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
 def _spread(unit: Tensor) -> float:
@@ -406,7 +403,7 @@ def measure(embeddings: object, *, labels: object = None, pairs: object = None, 
     generator = torch.Generator().manual_seed(seed)
     sampled = n > max_sample
     sample = torch.randperm(n, generator=generator)[:max_sample].sort().values if sampled else torch.arange(n)
-    s_unit = _unit(x[sample.to(x.device)])  # (S, D)
+    s_unit = l2_normalize(x[sample.to(x.device)])  # (S, D)
     edges = np.linspace(-1, 1, HISTOGRAM_BINS + 1)
     counts, nearest = _pair_pass(s_unit, chunk_size)
     stats["near_duplicate_share"] = float((nearest >= NEAR_DUPLICATE_COSINE).float().mean())
@@ -453,11 +450,11 @@ def _unit_sums(x: Tensor, p: Tensor | None, chunk_size: int) -> dict:
         out.update(sum_p=torch.zeros(d, dtype=torch.float64, device=x.device), alignment=0.0,
                    positive_counts=torch.zeros(HISTOGRAM_BINS, dtype=torch.float64))
     for start in range(0, len(x), chunk_size):
-        u = _unit(x[start:start + chunk_size]).double()  # (C, D)
+        u = l2_normalize(x[start:start + chunk_size]).double()  # (C, D)
         out["sum"] += u.sum(0)
         out["sq"] += u.pow(2).sum(0)
         if p is not None:
-            v = _unit(p[start:start + chunk_size]).double()  # (C, D)
+            v = l2_normalize(p[start:start + chunk_size]).double()  # (C, D)
             out["sum_p"] += v.sum(0)
             out["alignment"] += float((u - v).pow(2).sum())
             cos = (u * v).sum(1).clamp(-1, 1).float().cpu()  # (C,)
@@ -535,11 +532,11 @@ def nearest_neighbours(embeddings: object, queries, *, k: int = 5,
     queries = [check.integer("queries", q, 0, n - 1) for q in queries]
     k = check.integer("k", k, 1, max(1, n - 1))
     chunk_size = check.integer("chunk_size", chunk_size, 1)
-    q = _unit(x[queries])  # (Q, D)
+    q = l2_normalize(x[queries])  # (Q, D)
     best_sim = torch.full((len(queries), 0), -math.inf, device=x.device)
     best_idx = torch.zeros((len(queries), 0), dtype=torch.long, device=x.device)
     for start in range(0, n, chunk_size):
-        sim = q @ _unit(x[start:start + chunk_size]).T  # (Q, C)
+        sim = q @ l2_normalize(x[start:start + chunk_size]).T  # (Q, C)
         idx = torch.arange(start, start + sim.shape[1], device=x.device).expand_as(sim)
         sim = torch.where(idx == torch.tensor(queries, device=x.device)[:, None], -math.inf, sim)  # not itself
         sims, order = torch.cat([best_sim, sim], 1).topk(min(k, best_sim.shape[1] + sim.shape[1]), dim=1)

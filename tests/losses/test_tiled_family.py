@@ -14,7 +14,7 @@ import torch
 import contrastlab.losses as L
 from contrastlab.losses import tiled as T
 
-from .test_tiled import assert_equal_to
+from .test_tiled import assert_equal_to, saved_bytes
 
 # name -> (loss(a, b, s, impl=...), the hyperparameter's value): s is the temperature, or for the two-tower
 # losses the logit scale; supcon takes (N, 2, D) views stacked from a and b, with 3 classes
@@ -193,25 +193,13 @@ def test_impl_auto_switches_at_the_same_size_as_info_nce():
 # memory: what autograd keeps for backward
 # ------------------------------------------------------------------------------------------------
 
-def saved_bytes(name, a, b, s, impl):
-    storages = {}
-
-    def pack(t):
-        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    a, b = a.clone().requires_grad_(), b.clone().requires_grad_()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        LOSSES[name][0](a, b, s, impl=impl)
-    return sum(storages.values())
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_saved_for_backward_is_linear_in_n(name):
     n, d = 2048, 32
     a, b = pair(n, d, torch.float32, seed=8)
     s = LOSSES[name][1]
-    tiled_bytes, dense_bytes = saved_bytes(name, a, b, s, "tiled"), saved_bytes(name, a, b, s, "dense")
+    loss = LOSSES[name][0]
+    tiled_bytes, dense_bytes = saved_bytes(loss, a, b, s, impl="tiled"), saved_bytes(loss, a, b, s, impl="dense")
     rows = n if name in TWO_TOWER or name.startswith("info_nce") else 2 * n
     assert dense_bytes >= rows * rows * 4  # at least one N x N float32 matrix
     assert tiled_bytes <= 16 * rows * (d + 2) * 4  # a few (N, D) tensors and (N,) vectors
