@@ -286,12 +286,43 @@ def pop_peak_memory_cell(nb) -> float | None:
 # --------------------------------------------------------------------------- CLI
 
 
+def run_command(args) -> int:
+    """``run``: execute each chosen notebook, print its output and one timing line. The kernel's CPU
+    seconds (user + system, from RUSAGE_CHILDREN) are what a quiet 2-core machine's wall time would be
+    for a single-threaded kernel: they do not grow when other processes compete for the cores."""
+    import resource
+
+    chosen = [p for p in sources(args.dir) if any(p.stem.startswith(o) for o in args.only)]
+    if not chosen:
+        print(f"no notebook in {args.dir} starts with {args.only}", file=sys.stderr)
+        return 1
+    failed = 0
+    for source in chosen:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        run = execute(source, fast=args.fast, cwd=source.parent)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        if not args.quiet:
+            print(run.text())
+        if run.error:
+            failed += 1
+            print(run.error[-3000:], file=sys.stderr)
+        print(f"== {source.stem} ({'fast' if args.fast else 'full'} mode): wall {run.seconds:.1f} s, "
+              f"kernel CPU {cpu:.1f} s{', FAILED' if run.error else ''}")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     sync_parser = commands.add_parser("sync", help="regenerate every notebooks/NN_*.ipynb from its .py")
     sync_parser.add_argument("--force", action="store_true", help="overwrite .ipynb files edited after their .py")
     commands.add_parser("check", help="exit 1 if an .ipynb is out of date with its .py or has outputs")
+    run_parser = commands.add_parser("run", help="execute notebooks (by name prefix) and print their text "
+                                     "output, wall seconds and the kernel's CPU seconds")
+    run_parser.add_argument("only", nargs="+", metavar="NN", help="notebook name prefixes, e.g. 02 05")
+    run_parser.add_argument("--fast", action="store_true", help="CONTRASTLAB_FAST=1 (CI's sizes)")
+    run_parser.add_argument("--quiet", action="store_true", help="print only the timing line")
     for sub in commands.choices.values():
         sub.add_argument("--dir", type=Path, default=NOTEBOOKS, help="notebook folder (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -307,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(sources(args.dir))} notebooks already in sync")
         return 1 if skipped else 0
 
+    if args.command == "run":
+        return run_command(args)
     found = problems(args.dir)
     for name, what in found.items():
         print(f"{name}: {what}", file=sys.stderr)

@@ -111,7 +111,9 @@ def plan(batch_size: int, *, world_size: int = 1, gather: bool = True, accumulat
         accumulation_steps: micro-batches per optimizer step: more samples per step, the same negatives.
         dim: D, the embedding dimension.
         loss: one of ``PLAN_LOSSES`` (a name or the loss function).
-        impl: "auto", "dense" or "tiled", as the losses take it ("auto": tiled from 1024 x 1024 logits up).
+        impl: "auto", "dense" or "tiled", as the losses take it ("auto": the CPU rule, tiled from 1024 x
+            1024 logits up; on a CUDA device the losses' "auto" stays dense while the matrix fits in
+            free memory, see ``losses.tiled.resolve_impl``).
         dtype: the embeddings' dtype; logits are float32 or wider.
     Returns: a frozen ``Plan``; ``print`` it for a summary.
     """

@@ -276,6 +276,21 @@ def test_resolve_impl():
         T.resolve_impl("flash", 2, 2)
 
 
+def test_resolve_impl_on_cuda_switches_on_free_memory(monkeypatch):
+    """On CUDA, auto keeps dense while AUTO_DENSE_BYTES_PER_LOGIT per logit fit in half the free memory
+    (the device query is replaced, so this runs without a GPU); the CPU rule ignores memory."""
+    free = 64 * 2**30
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free, 2 * free))
+    fits = int((T.AUTO_DENSE_FREE_SHARE * free / T.AUTO_DENSE_BYTES_PER_LOGIT) ** 0.5)  # largest square N
+    assert T.resolve_impl("auto", fits, fits, "cuda") == "dense"
+    assert T.resolve_impl("auto", fits + 1, fits + 1, "cuda") == "tiled"
+    assert T.resolve_impl("auto", 4096, 4096, "cuda") == "dense"  # tiled on the CPU
+    assert T.resolve_impl("auto", 4096, 4096, "cpu") == "tiled"
+    assert T.resolve_impl("tiled", 8, 8, "cuda") == "tiled" and T.resolve_impl("dense", 10**6, 10**6, "cuda") == "dense"
+    free = 2**20  # a nearly full device: tiled even for a small matrix
+    assert T.resolve_impl("auto", 256, 256, torch.device("cuda", 0)) == "tiled"
+
+
 @pytest.mark.parametrize("impl", ["dense", "tiled", "auto"])
 def test_contrastive_nll_dispatch(impl):
     q, k = (torch.nn.functional.normalize(x, dim=1) for x in pair(9, 4))

@@ -54,7 +54,7 @@ def clip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, impl: str = 
     if should_gather(gather_distributed):
         return clip_loss_distributed(a, b, logit_scale=logit_scale, impl=impl)
     a_hat, b_hat = normalized_towers(a, b)  # (N, D), (N, D)
-    if resolve_impl(impl, len(a_hat), len(b_hat)) == "tiled":
+    if resolve_impl(impl, len(a_hat), len(b_hat), a_hat.device) == "tiled":
         scale = cast_scalar(logit_scale, a_hat.dtype)
         return symmetric_mean_nll_tiled(a_hat, b_hat, scale)
     logits = (a_hat * logit_scale) @ b_hat.T  # (N, N); pairs on the diagonal; scale folded into a: O(N D)
@@ -123,11 +123,11 @@ def siglip_loss(a: Tensor, b: Tensor, *, logit_scale: float | Tensor, logit_bias
     logit_bias = check.real_number("logit_bias", logit_bias)
     a_hat, b_hat = normalized_towers(a, b, min_rows=1, why="at least one pair")  # (N, D), (N, D)
     gather = should_gather(gather_distributed)
-    if gather or resolve_impl(impl, len(a_hat), len(b_hat)) == "tiled":
+    if gather or resolve_impl(impl, len(a_hat), len(b_hat), a_hat.device) == "tiled":
         b_all = global_batch(b_hat)[0] if gather else b_hat  # (N_global, D)
         positive = local_index(len(a_hat), a_hat.device) if gather else None  # (n,) each a's pair among b_all
         scale, bias = cast_scalar(logit_scale, a_hat.dtype), cast_scalar(logit_bias, a_hat.dtype)
-        if resolve_impl(impl, len(a_hat), len(b_all)) == "tiled":
+        if resolve_impl(impl, len(a_hat), len(b_all), a_hat.device) == "tiled":
             return sigmoid_pairs_tiled(a_hat, b_all, scale, bias, positive=positive) / len(a_hat)
         logits = scale * (a_hat @ b_all.T) + bias  # (n, N_global)
         rows = torch.arange(len(a_hat), device=a_hat.device)  # (n,)

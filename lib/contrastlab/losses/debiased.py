@@ -90,7 +90,7 @@ def debiased_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.
     """
     temperature = check.two_views(z1, z2, temperature)
     tau_plus = float(check.real_number("tau_plus", tau_plus, low=0.0, high=1.0, high_open=True))
-    if should_gather(gather_distributed) or resolve_impl(impl, 2 * len(z1), 2 * len(z1)) == "tiled":
+    if should_gather(gather_distributed) or resolve_impl(impl, 2 * len(z1), 2 * len(z1), z1.device) == "tiled":
         return debiased_global(z1, z2, temperature=temperature, tau_plus=tau_plus, beta=0.0, impl=impl,
                                gather=should_gather(gather_distributed))
     negatives, positive = negative_logits(z1, z2, temperature)
@@ -130,7 +130,7 @@ def hard_negative_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor
     beta = float(check.real_number("beta", beta, low=0.0))
     if beta < torch.finfo(torch.float32).tiny:  # e^{beta s/tau} = 1 to every float's precision: beta = 0,
         beta = 0.0  # and a float32 product beta * (-inf) would otherwise be 0 * -inf = NaN
-    if should_gather(gather_distributed) or resolve_impl(impl, 2 * len(z1), 2 * len(z1)) == "tiled":
+    if should_gather(gather_distributed) or resolve_impl(impl, 2 * len(z1), 2 * len(z1), z1.device) == "tiled":
         return debiased_global(z1, z2, temperature=temperature, tau_plus=tau_plus, beta=beta, impl=impl,
                                gather=should_gather(gather_distributed))
     negatives, positive = negative_logits(z1, z2, temperature)  # (2B, 2B) with -inf off the negatives

@@ -59,7 +59,7 @@ def info_nce(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *
         if should_gather(gather_distributed):
             return info_nce_distributed(query, positive, temperature=temperature, symmetric=symmetric, impl=impl)
         q, p = (l2_normalize(x, compute_dtype(query, positive)) for x in (query, positive))  # (N, D), (N, D)
-        if resolve_impl(impl, len(query), len(positive)) == "tiled":  # tiled.info_nce_tiled, checked above
+        if resolve_impl(impl, len(query), len(positive), query.device) == "tiled":  # tiled.info_nce_tiled, checked above
             scale = inverse_temperature(temperature, q.dtype)
             if symmetric:
                 return symmetric_mean_nll_tiled(q, p, scale)
@@ -126,7 +126,7 @@ def nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0.1, impl: 
     if should_gather(gather_distributed):
         return nt_xent_distributed(z1, z2, temperature=temperature, impl=impl)
     n = len(z1)
-    if resolve_impl(impl, 2 * n, 2 * n) == "tiled":  # tiled.nt_xent_tiled, checked above
+    if resolve_impl(impl, 2 * n, 2 * n, z1.device) == "tiled":  # tiled.nt_xent_tiled, checked above
         z = l2_normalize(torch.cat([z1, z2]), compute_dtype(z1, z2))  # (2N, D)
         own = torch.arange(2 * n, device=z.device)  # (2N,)
         return mean_nll_tiled(z, z, inverse_temperature(temperature, z.dtype),
@@ -159,7 +159,7 @@ def decoupled_nt_xent(z1: Tensor, z2: Tensor, *, temperature: float | Tensor = 0
     temperature = check.two_views(z1, z2, temperature)
     n = len(z1)
     gather = should_gather(gather_distributed)
-    if gather or resolve_impl(impl, 2 * n, 2 * n) == "tiled":
+    if gather or resolve_impl(impl, 2 * n, 2 * n, z1.device) == "tiled":
         dtype = compute_dtype(z1, z2)
         anchors, candidates, own, twin = two_view_candidates(l2_normalize(z1, dtype), l2_normalize(z2, dtype),
                                                              gather=gather)  # (2n, D), (2N, D), (2n,), (2n,)

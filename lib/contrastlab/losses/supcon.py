@@ -51,7 +51,7 @@ def supcon(features: Tensor, labels: Tensor, *, temperature: float | Tensor = 0.
     n, v, _ = features.shape
     labels = check.labels("labels", labels, n, features.device)
     temperature = check.positive_number("temperature", temperature)
-    if should_gather(gather_distributed) or resolve_impl(impl, n * v, n * v) == "tiled":
+    if should_gather(gather_distributed) or resolve_impl(impl, n * v, n * v, features.device) == "tiled":
         return supcon_global(features, labels, temperature=temperature, impl=impl,
                              gather=should_gather(gather_distributed))
     z = l2_normalize(features.transpose(0, 1).reshape(n * v, -1))  # (NV, D), view-major: row v*N + i

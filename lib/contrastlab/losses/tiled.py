@@ -66,6 +66,10 @@ MIN_FUSED_ROWS = 64  # mean_nll_tiled keeps full-width rows (no recomputation) w
 # impl="auto" tiles when the dense logits would have at least this many entries (N = 1024 for a
 # square matrix): measured on CPU, the tiled path is already faster there and its memory is flat.
 AUTO_TILED_MIN_ENTRIES = 1024 * 1024
+# CUDA: the dense paths peaked at 12-17 bytes per float32 logit (the matrix, its softmax, its gradient)
+# in the benchmarks; twice that, within half of the free memory, leaves room for the rest of a step.
+AUTO_DENSE_BYTES_PER_LOGIT = 32
+AUTO_DENSE_FREE_SHARE = 0.5
 IMPLS = ("dense", "tiled", "auto")
 
 TileSize = int | tuple[int, int] | None
@@ -114,14 +118,23 @@ def mean_nll_tile_shape(rows: int, cols: int, element_size: int, *, tile_size: T
     return tile_rows, tile_cols
 
 
-def resolve_impl(impl: str, rows: int, cols: int) -> str:
-    """``"dense"`` or ``"tiled"``: ``impl`` itself, or for ``"auto"`` tiled from
-    ``AUTO_TILED_MIN_ENTRIES`` logits on (N >= 1024 for a square matrix)."""
+def resolve_impl(impl: str, rows: int, cols: int, device: torch.device | str | None = None) -> str:
+    """``"dense"`` or ``"tiled"``: ``impl`` itself, or what ``"auto"`` picks for an (rows, cols) logit matrix.
+
+    On a CUDA device, ``"auto"`` keeps the dense path while its working set,
+    ``AUTO_DENSE_BYTES_PER_LOGIT`` bytes per logit, fits in ``AUTO_DENSE_FREE_SHARE`` of the device's
+    free memory (``torch.cuda.mem_get_info``): on a GPU the dense path is 2-9x faster wherever it fits
+    (benchmarks/RESULTS.md, "Losses on CUDA"), because the tiles are a Python loop of small launches.
+    Elsewhere (CPU, MPS, or no device given) it switches to tiled from ``AUTO_TILED_MIN_ENTRIES`` logits
+    on (N >= 1024 for a square matrix), where tiled is also the faster path on a CPU."""
     if impl not in IMPLS:
         raise ValueError(f'impl must be one of "dense", "tiled", "auto", got {impl!r}')
-    if impl == "auto":
-        return "tiled" if rows * cols >= AUTO_TILED_MIN_ENTRIES else "dense"
-    return impl
+    if impl != "auto":
+        return impl
+    if device is not None and torch.device(device).type == "cuda":
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        return "dense" if rows * cols * AUTO_DENSE_BYTES_PER_LOGIT <= AUTO_DENSE_FREE_SHARE * free else "tiled"
+    return "tiled" if rows * cols >= AUTO_TILED_MIN_ENTRIES else "dense"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,7 +209,7 @@ def contrastive_logsumexp(q: Tensor, k: Tensor, scale: float | Tensor, *, positi
                           exclude: Tensor | None = None, multipliers: tuple[float, ...] = (1.0,), impl: str = "auto",
                           tile_size: TileSize = None, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET):
     """``contrastive_logsumexp_dense`` or ``_tiled``, as ``resolve_impl(impl, R, C)`` says."""
-    if resolve_impl(impl, len(q), len(k)) == "dense":
+    if resolve_impl(impl, len(q), len(k), q.device) == "dense":
         return contrastive_logsumexp_dense(q, k, scale, positive=positive, exclude=exclude, multipliers=multipliers)
     return contrastive_logsumexp_tiled(q, k, scale, positive=positive, exclude=exclude, multipliers=multipliers,
                                        tile_size=tile_size, memory_budget_bytes=memory_budget_bytes)
@@ -246,7 +259,7 @@ def contrastive_nll(q: Tensor, k: Tensor, scale: float | Tensor, *, positive: Te
                     exclude: Tensor | None = None, columns: bool = False, impl: str = "auto",
                     tile_size: TileSize = None, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET):
     """``contrastive_nll_dense`` or ``contrastive_nll_tiled``, as ``resolve_impl(impl, R, C)`` says."""
-    if resolve_impl(impl, len(q), len(k)) == "dense":
+    if resolve_impl(impl, len(q), len(k), q.device) == "dense":
         return contrastive_nll_dense(q, k, scale, positive=positive, exclude=exclude, columns=columns)
     return contrastive_nll_tiled(q, k, scale, positive=positive, exclude=exclude, columns=columns,
                                  tile_size=tile_size, memory_budget_bytes=memory_budget_bytes)
@@ -297,7 +310,7 @@ def mean_nll(q: Tensor, k: Tensor, scale: float | Tensor, *, weights: Tensor, po
              exclude: Tensor | None = None, impl: str = "auto", tile_size: TileSize = None,
              memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET) -> Tensor:
     """``mean_nll_dense`` or ``mean_nll_tiled``, as ``resolve_impl(impl, R, C)`` says."""
-    if resolve_impl(impl, len(q), len(k)) == "dense":
+    if resolve_impl(impl, len(q), len(k), q.device) == "dense":
         return mean_nll_dense(q, k, scale, weights=weights, positive=positive, exclude=exclude)
     return mean_nll_tiled(q, k, scale, weights=weights, positive=positive, exclude=exclude, tile_size=tile_size,
                           memory_budget_bytes=memory_budget_bytes)

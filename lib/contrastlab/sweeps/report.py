@@ -25,6 +25,7 @@ import json
 import math
 from typing import Mapping
 
+from ..stats import mean_interval
 from .config import is_number
 from .files import to_yaml
 
@@ -58,17 +59,11 @@ def _config(frame, config) -> dict:
 
 def _interval(values) -> tuple[int, float, float]:
     """(n, mean, half-width of the 95% t-interval; NaN for n < 2) of the finite values."""
-    import numpy as np
-    from scipy import stats
-
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
-    n = len(v)
-    if n == 0:
+    finite = [x for x in values if x is not None and math.isfinite(x)]
+    if not finite:
         return 0, math.nan, math.nan
-    mean = float(v.mean())
-    if n < 2:
-        return n, mean, math.nan
-    return n, mean, float(stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / math.sqrt(n))
+    interval = mean_interval(finite)
+    return interval.n, interval.mean, interval.half_width
 
 
 def _finals(frame):
