@@ -573,3 +573,22 @@ def test_training_curves_auto_reference_from_a_fit_history():
     assert names == ["reference:chance", "reference:collapsed", "reference:floor"]
     collapsed = next(s.y0 for s in fig.layout.shapes if s.name == "reference:collapsed")
     assert collapsed == pytest.approx(math.log(2 * 16 - 1))
+
+
+def test_spaced_labels_keep_no_two_close_labels():
+    x = np.array([0.90, 0.90, 0.89, 0.88, 0.70, 0.50, 0.30])
+    y = np.array([0.50, 0.50, 0.49, 0.48, 0.30, 0.10, 0.00])
+    got = viz.spaced_labels(x, y, list("abcdefg"), min_gap=0.06)
+    assert got == ["a", "", "", "", "e", "f", "g"]
+    kept = [i for i, t in enumerate(got) if t]
+    scaled = np.stack([x / np.ptp(x), y / np.ptp(y)], 1)
+    assert all(np.abs(scaled[i] - scaled[j]).max() >= 0.06 for i in kept for j in kept if i < j)
+    assert viz.spaced_labels([1.0], [2.0], ["only"]) == ["only"]  # one point: no range, still labelled
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(labels=["a"]), "equal lengths"), (dict(min_gap=0), "min_gap"),
+                                           (dict(min_gap=1.5), "min_gap")])
+def test_spaced_labels_bad_input(kwargs, match):
+    args = dict(x=[0.0, 1.0], y=[0.0, 1.0], labels=["a", "b"])
+    with pytest.raises(ValueError, match=match):
+        viz.spaced_labels(**{**args, **kwargs})

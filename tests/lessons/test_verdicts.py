@@ -38,6 +38,14 @@ def test_margin_and_direction():
     assert V.classify(mean_interval([1, 2, 3]), 1, baseline_beaten=False) == "not tested"
 
 
+def test_threshold_moves_no_effect():
+    rule = V.Rule("01_infonce_from_scratch:x", claim="c", effect="relative error", direction=-1, threshold=0.1)
+    assert rule.judge([0.02, 0.03, 0.025], fast=False).outcome == "agrees"  # entirely below 0.1
+    assert rule.judge([0.2, 0.25, 0.22], fast=False).outcome == "disagrees"
+    assert rule.judge([0.05, 0.15, 0.1], fast=False).outcome == "inconclusive"
+    assert "below 0.1" in str(rule) and "other side of 0.1" in str(rule)
+
+
 def test_rule_prints_before_runs():
     text = str(RULE)
     assert "fixed before the runs" in text and "below 0" in text and "raw-input kNN" in text
@@ -95,4 +103,5 @@ def test_recorded_file_is_consistent():
         assert len(rec["seeds"]) >= V.FULL_MODE_MIN_SEEDS, f"{rule_id}: {len(rec['seeds'])} seeds in full mode"
         effect = mean_interval(rec["per_seed"])
         assert abs(effect.mean - rec["effect"]["mean"]) < 1e-12, f"{rule_id}: effect does not match its per-seed values"
-        assert V.classify(effect, rec["direction"], rec["margin"], rec["baseline_beaten"]) == rec["outcome"], rule_id
+        outcome = V.classify(effect, rec["direction"], rec["margin"], rec["baseline_beaten"], rec["threshold"])
+        assert outcome == rec["outcome"], rule_id

@@ -42,7 +42,7 @@ __all__ = [
     "circle_figure", "sphere_figure", "embedding_figure", "projection_figure", "candidate_roles",
     "similarity_figure", "softmax_bars", "negative_weights_figure", "training_curves", "spectrum_figure",
     "alignment_uniformity_figure", "similarity_histogram", "LOSSES", "POSITIVE", "NEGATIVE", "IGNORED",
-    "history_reference",
+    "history_reference", "spaced_labels",
 ]
 
 POSITIVE, NEGATIVE, IGNORED = 2, 1, 0  # the codes of candidate_roles
@@ -1094,3 +1094,32 @@ def similarity_histogram(z1, z2, *, bins: int = 40, labels=None, title: str | No
            yaxis=dict(title=dict(text="density")),
            legend=dict(orientation="h", y=-0.2, x=0))
     return fig
+
+
+def spaced_labels(x, y, labels: Sequence[str], *, min_gap: float = 0.06) -> list[str]:
+    """Point labels with the crowded ones blanked, so that no two printed labels overlap.
+
+    Walks the points in order and keeps a label only when its point lies at least ``min_gap`` (a
+    fraction of each axis's range, Chebyshev distance) from every point whose label was kept (the last
+    point's label is kept first: it ends a sweep). For ``text=`` of a ``mode="markers+text"`` trace.
+
+    Args:
+        x, y: (n,) the points' coordinates.  labels: n strings.
+        min_gap: in (0, 1), the smallest distance between two labelled points, per axis range.
+    Returns: n strings, "" where a label was dropped.
+    """
+    xs, ys = _array(x, "x", ndim=1), _array(y, "y", ndim=1)
+    if len(xs) != len(ys) or len(labels) != len(xs):
+        raise ValueError(f"x, y, labels: got lengths {len(xs)}, {len(ys)}, {len(labels)}; expected equal lengths")
+    if not isinstance(min_gap, (int, float)) or not 0 < min_gap < 1:
+        raise ValueError(f"min_gap: got {min_gap!r}, expected a fraction of the axis range in (0, 1)")
+    if not len(xs):
+        return []
+    span_x, span_y = np.ptp(xs) or 1.0, np.ptp(ys) or 1.0
+    scaled = np.stack([xs / span_x, ys / span_y], axis=1)  # (n, 2), in axis ranges
+    order = [len(xs) - 1] + list(range(len(xs) - 1))  # the last point's label is kept first
+    kept: list[int] = []
+    for i in order:
+        if all(np.abs(scaled[i] - scaled[j]).max() >= min_gap for j in kept):
+            kept.append(i)
+    return [str(labels[i]) if i in kept else "" for i in range(len(xs))]

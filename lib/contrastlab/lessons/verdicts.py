@@ -54,17 +54,20 @@ OUTCOMES = ("agrees", "disagrees", "inconclusive", "not tested")
 FULL_MODE_MIN_SEEDS = 3
 
 
-def classify(effect: Interval, direction: int, margin: float = 0.0, baseline_beaten: bool | None = None) -> str:
+def classify(effect: Interval, direction: int, margin: float = 0.0, baseline_beaten: bool | None = None,
+             threshold: float = 0.0) -> str:
     """The outcome of a rule for an effect interval (see the module docstring): one of ``OUTCOMES``.
 
-    ``baseline_beaten`` None means the rule has no baseline."""
+    "No effect" is ``threshold`` (0 unless the rule says otherwise, e.g. a tolerance of 0.1 on a
+    relative error); the paper's side starts ``margin`` beyond it. ``baseline_beaten`` None means the
+    rule has no baseline."""
     if baseline_beaten is False:
         return "not tested"
     if effect.n < 2:
         return "inconclusive"
-    if (effect.low > margin) if direction > 0 else (effect.high < -margin):
+    if (effect.low > threshold + margin) if direction > 0 else (effect.high < threshold - margin):
         return "agrees"
-    if (direction > 0 and effect.high < 0) or (direction < 0 and effect.low > 0):
+    if (direction > 0 and effect.high < threshold) or (direction < 0 and effect.low > threshold):
         return "disagrees"
     return "inconclusive"
 
@@ -79,6 +82,8 @@ class Rule:
         effect: what one seed's number measures, e.g. "kNN accuracy, debiased minus plain".
         direction: +1 when the paper predicts a positive effect, -1 a negative one.
         margin: the smallest effect, in the paper's direction, that counts (>= 0; default 0).
+        threshold: the value of "no effect" (default 0): e.g. 0.1 for "the relative error stays
+            below 10%" (direction -1). Agrees beyond threshold + margin on the paper's side.
         baseline: what the trained model must beat, in words (None: the rule has no baseline).
         unit: printed after numbers ("" by default).
     """
@@ -89,6 +94,7 @@ class Rule:
     direction: int
     margin: float = 0.0
     baseline: str | None = None
+    threshold: float = 0.0
     unit: str = ""
 
     def __post_init__(self) -> None:
@@ -99,15 +105,18 @@ class Rule:
                              "effect) or -1 (a negative one)")
         if not isinstance(self.margin, (int, float)) or not math.isfinite(self.margin) or self.margin < 0:
             raise ValueError(f"margin: got {self.margin!r}, expected a finite number >= 0")
+        if not isinstance(self.threshold, (int, float)) or not math.isfinite(self.threshold):
+            raise ValueError(f"threshold: got {self.threshold!r}, expected a finite number (the value of no effect)")
 
     def __str__(self) -> str:
-        side = f"above {self.margin:g}" if self.direction > 0 else f"below {-self.margin if self.margin else 0:g}"
+        bound = self.threshold + self.direction * self.margin
+        side = f"{'above' if self.direction > 0 else 'below'} {bound if bound else 0:g}"
         text = (f"Decision rule ({self.id}, fixed before the runs): the claim — {self.claim}.\n"
                 f"  Effect per seed: {self.effect}. Agrees when its 95% interval over seeds lies entirely "
                 f"{side}")
         if self.baseline:
             text += f" and the trained model beats {self.baseline} (model − baseline interval above 0)"
-        return text + ("; disagrees when the interval lies entirely on the other side of 0; "
+        return text + (f"; disagrees when the interval lies entirely on the other side of {self.threshold:g}; "
                        "otherwise inconclusive.")
 
     def judge(self, effects: Iterable[float], *, seeds: Sequence[int] | None = None,
@@ -144,7 +153,8 @@ class Rule:
         beaten = None if gap is None else (gap.low > 0 if gap.n >= 2 else gap.mean > 0)
         fast = fast_mode() if fast is None else bool(fast)
         verdict = Verdict(rule=self, effect=effect, seeds=seeds, per_seed=effects, baseline_gap=gap,
-                          baseline_beaten=beaten, outcome=classify(effect, self.direction, self.margin, beaten),
+                          baseline_beaten=beaten,
+                          outcome=classify(effect, self.direction, self.margin, beaten, self.threshold),
                           fast=fast, detail=detail)
         if not fast and os.environ.get(RECORD_ENV):
             with open(os.environ[RECORD_ENV], "a", encoding="utf-8") as out:
@@ -176,7 +186,7 @@ class Verdict:
         from .. import __version__
 
         out = {"id": self.rule.id, "outcome": self.outcome, "direction": self.rule.direction,
-               "margin": self.rule.margin, "effect": asdict(self.effect), "seeds": self.seeds,
+               "margin": self.rule.margin, "threshold": self.rule.threshold, "effect": asdict(self.effect), "seeds": self.seeds,
                "per_seed": self.per_seed, "baseline_beaten": self.baseline_beaten,
                "baseline_gap": None if self.baseline_gap is None else asdict(self.baseline_gap),
                "date": self.date, "version": __version__}
@@ -185,7 +195,7 @@ class Verdict:
     def _lines(self) -> list[str]:
         rule, unit = self.rule, self.rule.unit
         seeds = ", ".join(str(s) for s in self.seeds)
-        sign = "> 0" if rule.direction > 0 else "< 0"
+        sign = f"{'>' if rule.direction > 0 else '<'} {rule.threshold:g}"
         lines = [f"  effect: {rule.effect} = {self.effect}{unit} (95% interval over {self.effect.n} "
                  f"seed{'s' if self.effect.n != 1 else ''}: {seeds}); the paper predicts {sign}",
                  "  per seed: " + ", ".join(f"{v:+.4g}" for v in self.per_seed)]
