@@ -8,6 +8,7 @@ with a call to its self-check; the test runs it after the notebook and expects "
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -47,6 +48,27 @@ def test_expected_output_names_existing_notebooks():
     assert not missing, f"EXPECTED_OUTPUT names notebooks that do not exist: {sorted(missing)}"
 
 
+RULE_ID = re.compile(r"Decision rule \(([^,()]+:[^,()]+), fixed before the runs\)")
+
+
+def check_recorded_verdicts(stem: str, text: str) -> None:
+    """The verdict standard in fast mode: every verdict comes from a ``verdicts.Rule`` printed before its
+    runs, and each has its full-mode result recorded (tools/record_verdicts.py), printed beside the
+    smoke run; the record holds no rule that the notebook no longer has."""
+    from contrastlab.lessons import verdicts
+
+    printed = RULE_ID.findall(text)
+    assert printed, f"{stem} printed no decision rule (a verdicts.Rule printed before its runs)"
+    assert "no recorded full-mode result" not in text, (
+        f"{stem} has a rule without a recorded full-mode result: run `python tools/record_verdicts.py --only {stem[:2]}`")
+    assert text.count("Verdict:") >= len(set(printed)), (
+        f"{stem}: a printed rule was never judged")
+    recorded = json.loads(verdicts.RECORDED.read_text())["notebooks"].get(stem, {}).get("rules", [])
+    assert sorted(set(printed)) == sorted(recorded), (
+        f"{stem}: rules printed {sorted(set(printed))} but recorded {sorted(recorded)}; "
+        f"rerun `python tools/record_verdicts.py --only {stem[:2]}`")
+
+
 def solutions(nb: nbformat.NotebookNode) -> list[str]:
     """The code of every revealable solution (a ```python block inside <details>), in order."""
     return [code for cell in nb.cells if cell.cell_type == "markdown" for code in SOLUTION.findall(cell.source)]
@@ -73,6 +95,7 @@ def test_notebook_runs_in_fast_mode(source: Path):
     lesson = source.parent == tools.NOTEBOOKS and source.stem[:2] not in ("00",)
     if lesson:  # every lesson reproduces a finding and prints its computed verdict
         assert "Verdict:" in text, f"{source.stem} printed no 'Verdict:' line"
+        check_recorded_verdicts(source.stem, text)
     for expected in EXPECTED_OUTPUT.get(source.stem, []):
         assert expected in text, f"{source.stem} never printed {expected!r}; its output was:\n{text}"
     for cell in run.notebook.cells[n_cells:]:

@@ -209,7 +209,8 @@ class Verdict:
     def __str__(self) -> str:
         head = f"Verdict: {self.outcome} — {self.rule.claim}"
         if self.fast:
-            head = f"Verdict (fast-mode smoke run, small sizes; the verdict of record is full mode): {self.outcome}"
+            head = (f"Verdict: {self.outcome} in a fast-mode smoke run (small sizes: the verdict of record is "
+                    "the full-mode one below)")
         lines = [head, *self._lines()]
         if self.fast:
             lines.append(recorded_text(self.rule.id))
