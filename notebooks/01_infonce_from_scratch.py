@@ -63,7 +63,7 @@ from contrastlab.losses import clip_loss, info_nce, nt_xent
 from contrastlab.losses.core import positive_nll
 from contrastlab.interactive.widgets import Debouncer
 from contrastlab.lessons.exercises import attempt
-from contrastlab.lessons import setup
+from contrastlab.lessons import setup, verdicts
 
 lesson = setup(seed=0)  # torch.manual_seed(0), the device, the thread policy, fast mode; prints one line
 device, FAST = lesson.device, lesson.fast
@@ -370,22 +370,51 @@ print(f"estimate log N - L: optimal critic {bounds.infonce_estimate(optimal).ite
 
 # %% [markdown]
 # Now the experiment: three toys with a small, a medium and a large mutual information (2, 6 and 16
-# nats in $d = 10$), and the optimal-critic estimate averaged over several independent batches for
-# $N = 2, 4, \dots$ up to 512 (fast mode) or 4096 (full mode). The package's cosine critic on the
-# largest toy is drawn dashed for comparison.
+# nats in $d = 10$), and the optimal-critic estimate over several independent batches (each drawn with
+# its own seed) for $N = 2, 4, \dots$ up to 512 (fast mode) or 4096 (full mode). The package's cosine
+# critic on the largest toy is drawn dashed for comparison.
+#
+# That the estimate never exceeds $\log N$ needs no experiment: it is the algebra above, and the code
+# checks it as a plain assertion. What the experiment measures is how the estimate behaves *below*
+# that ceiling. The three rules are fixed in the next cell, before any batch is drawn; each draw is one
+# "seed" of the interval. There is no trained model in this experiment (the critic is the exact
+# $f^*$), so there is no baseline to beat: the gaps are the bound's own.
+
+# %%
+rules = {
+    "saturates": verdicts.Rule(
+        "01_infonce_from_scratch:saturates",
+        claim="when I(x; y) > log N, the estimate log N − L stalls just under log N instead of reaching I "
+              "(van den Oord et al. 2018; Poole et al. 2019)",
+        effect="log N − estimate at the largest N, I = 16 nats (nats below the ceiling)", direction=-1,
+        threshold=0.25),
+    "tightens": verdicts.Rule(
+        "01_infonce_from_scratch:tightens",
+        claim="a larger batch gives a tighter bound (the gap to I shrinks as N grows)",
+        effect="estimate at the largest N minus at N = 16, I = 6 nats", direction=+1),
+    "tight": verdicts.Rule(
+        "01_infonce_from_scratch:tight",
+        claim="once log N is well above I, the bound is nearly tight",
+        effect="(I − estimate) / I at the largest N, I = 2 nats (relative gap)", direction=-1, threshold=0.10),
+}
+for rule in rules.values():
+    print(rule)
 
 # %%
 batch_sizes = [2 ** k for k in range(1, 10 if FAST else 13)]
-repeats = 6 if FAST else 8
+repeats = 3 if FAST else 8  # independent batches: the "seeds" of the intervals
 curves = {mi: bounds.infonce_bound_curve(batch_sizes, dim=dim, rho=bounds.rho_for_mutual_information(mi, dim),
                                          repeats=repeats, seed=0, device=device) for mi in (2.0, 6.0, 16.0)}
 cosine_curve = bounds.infonce_bound_curve(batch_sizes, dim=dim, rho=bounds.rho_for_mutual_information(16.0, dim),
                                           repeats=repeats, seed=0, critic="cosine", temperature=0.1, device=device)
+assert all(np.all(c["per_batch"] <= c["log_n"][:, None] + 1e-12) for c in curves.values())
+print(f"Check passed: no estimate exceeds log N ({len(batch_sizes)} batch sizes x {repeats} draws x 3 toys).")
 
+# %%
 fig = go.Figure()
 for (mi, c), color in zip(curves.items(), ("#4c78a8", "#f58518", "#2ca02c")):
-    fig.add_scatter(x=batch_sizes, y=c["mi"], mode="lines", line=dict(color=color, width=1),
-                    name=f"true I = {mi:g} nats")
+    fig.add_hline(y=mi, line=dict(color=color, width=1), annotation_text=f"true I = {mi:g} nats",
+                  annotation_position="top left")
     fig.add_scatter(x=batch_sizes, y=c["estimate"], mode="lines+markers", line=dict(color=color),
                     error_y=dict(type="data", array=c["stderr"]), name=f"log N − L, optimal critic (I = {mi:g})")
 fig.add_scatter(x=batch_sizes, y=cosine_curve["estimate"], mode="lines", line=dict(color="#2ca02c", dash="dash"),
@@ -393,39 +422,23 @@ fig.add_scatter(x=batch_sizes, y=cosine_curve["estimate"], mode="lines", line=di
 fig.add_scatter(x=batch_sizes, y=np.log(batch_sizes), mode="lines", name="log N (the ceiling)",
                 line=dict(color="black", dash="dot", width=3))
 fig.update_layout(title=f"InfoNCE's estimate log N − L of I(x; y) against batch size (d = {dim}, {repeats} batches each)",
-                  xaxis=dict(type="log", title="batch size N"), yaxis_title="nats", template="plotly_white", height=440)
+                  xaxis=dict(type="log", title="batch size N", tickvals=batch_sizes[::2],
+                             ticktext=[str(n) for n in batch_sizes[::2]]),
+                  yaxis_title="nats", template="plotly_white", height=440)
 fig
 
-# %% [markdown]
-# The verdict is computed from the curves: the estimate must stay at or below $\log N$ at every $N$ (and
-# below $I$ up to noise); for the large-$I$ toy it must track $\log N$ rather than $I$; the gap to $I$
-# must shrink as $N$ grows; and for the small-$I$ toy, once $\log N \gg I$, the bound should be nearly
-# tight.
-
 # %%
-large, small = curves[16.0], curves[2.0]
-gap = {mi: c["mi"] - c["estimate"] for mi, c in curves.items()}  # (len(batch_sizes),) nats short of I
-step = {mi: np.diff(c["mi"][:, None] - c["per_batch"], axis=0) for mi, c in curves.items()}  # gap change, per draw
-rises = {mi: d.mean(1) > 3 * d.std(1, ddof=1) / np.sqrt(repeats) + 1e-9 for mi, d in step.items()}  # significant
-above_ceiling = max(float(np.max(c["estimate"] - c["log_n"])) for c in curves.values())
-below_log_n_by = float(np.max(large["log_n"] - large["estimate"]))  # I = 16: worst distance to log N
-tight = abs(small["estimate"][-1] - 2.0) / 2.0  # I = 2: relative error at the largest N
-checks = {
-    "estimate <= log N at every N": above_ceiling <= 1e-9,
-    "estimate <= I (within 3 standard errors)": all(np.all(-gap[mi] <= 3 * c["stderr"] + 1e-9)
-                                                    for mi, c in curves.items()),
-    "large I tracks log N (within 0.25 nats), not I": below_log_n_by < 0.25 and gap[16.0][-1] > 1.0,
-    "gap to I shrinks with N (never a significant rise)": not any(r.any() for r in rises.values()),
-    "small I nearly reached (within 10%)": tight < 0.10,
-}
-for name, ok in checks.items():
-    print(f"  {'ok  ' if ok else 'FAIL'} {name}")
-failed = [name for name, ok in checks.items() if not ok]
-print(("Verdict: agrees" if not failed else "Verdict: disagrees on " + "; ".join(failed))
-      + f" — the estimate never exceeds log N; for I = 16 nats it stays within {below_log_n_by:.3f} nats of log N"
-      f" ({large['estimate'][-1]:.2f} at N = {batch_sizes[-1]}, log N = {large['log_n'][-1]:.2f}),"
-      f" {gap[16.0][-1]:.1f} nats short of I; the gap to I falls from {gap[6.0][0]:.2f} to {gap[6.0][-1]:.2f} nats"
-      f" for I = 6; I = 2 is reached to within {100 * tight:.1f}% ({small['estimate'][-1]:.2f} nats).")
+large, small, medium = curves[16.0], curves[2.0], curves[6.0]
+draws = list(range(repeats))  # draw r used seed r
+at16 = batch_sizes.index(16)
+print(rules["saturates"].judge(large["log_n"][-1] - large["per_batch"][-1], seeds=draws,
+                               detail=f"I − estimate at N = {batch_sizes[-1]}: "
+                                      f"{16.0 - large['estimate'][-1]:.2f} nats short of I (log N = {large['log_n'][-1]:.2f})"))
+print(rules["tightens"].judge(medium["per_batch"][-1] - medium["per_batch"][at16], seeds=draws,
+                              detail=f"gap to I = 6: {6.0 - medium['estimate'][at16]:.2f} nats at N = 16, "
+                                     f"{6.0 - medium['estimate'][-1]:.2f} at N = {batch_sizes[-1]}"))
+print(rules["tight"].judge((2.0 - small["per_batch"][-1]) / 2.0, seeds=draws,
+                           detail=f"estimate {small['estimate'][-1]:.3f} nats of I = 2 at N = {batch_sizes[-1]}"))
 
 # %% [markdown]
 # **Question.** The cosine critic's curve (dashed) sits below the optimal one. Is it still a valid lower

@@ -197,7 +197,7 @@ class Verdict:
         seeds = ", ".join(str(s) for s in self.seeds)
         sign = f"{'>' if rule.direction > 0 else '<'} {rule.threshold:g}"
         lines = [f"  effect: {rule.effect} = {self.effect}{unit} (95% interval over {self.effect.n} "
-                 f"seed{'s' if self.effect.n != 1 else ''}: {seeds}); the paper predicts {sign}",
+                 f"seed{'s' if self.effect.n != 1 else ''}: {seeds}); the claim predicts {sign}",
                  "  per seed: " + ", ".join(f"{v:+.4g}" for v in self.per_seed)]
         if self.baseline_gap is not None:
             state = "beaten" if self.baseline_beaten else "NOT beaten: the toy is too easy or the run too short"
