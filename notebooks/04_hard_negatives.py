@@ -294,8 +294,7 @@ print(rule.judge(knn[1.0] - knn[0.0], seeds=list(knn.index), model=knn[1.0], ref
 # moves by about as much as one seed differs from another, and only the interval over paired seeds can
 # tell a gain from that noise. Whatever the outcome, the cell above printed the share of the hardest
 # 1% that are false negatives on this toy: $\beta$ moves weight exactly onto them (section 2), which
-# is why Robinson et al. pair $\beta$ with the debiasing prior $\tau^+$, and why their gains were
-# a few points on data sets with many more classes than negatives per batch.
+# is why Robinson et al. pair $\beta$ with the debiasing prior $\tau^+$ (the method's `tau_plus`).
 #
 # **Question.** Rerun this section with `n_classes=10` (and the same number of points). The
 # hardest negatives are then mostly false negatives (section 1). What do you expect for $\beta = 2$,
