@@ -121,15 +121,144 @@ def test_monotone_from_sorts_by_tau_and_checks_lengths():
         T.monotone_from([0.1, 0.2], [1.0])
 
 
+def test_nuisance_clusters_views_keep_the_signal_and_redraw_the_nuisance():
+    toy = T.nuisance_clusters(300, n_classes=3, signal_dim=6, nuisance_dim=5, nuisance_scale=0.5, view_noise=0.0, seed=2)
+    assert toy.x.shape == (300, 11) and toy.latents.shape == (300, 6) and toy.labels.shape == (300,)
+    clusters = D.vmf_mixture(300, n_classes=3, dim=6, view_noise=0.0, seed=2)  # the same signal, the same labels
+    torch.testing.assert_close(toy.x[:, :6], clusters.x)
+    assert torch.equal(toy.labels, clusters.labels)
+    v = toy.views(torch.arange(300), generator=toy.generator(0))  # (300, 2, 11)
+    torch.testing.assert_close(v[:, 0, :6], toy.x[:, :6])  # view_noise 0: the signal is kept exactly
+    torch.testing.assert_close(v[:, 1, :6], toy.x[:, :6])
+    nuisance = v[:, :, 6:]  # (300, 2, 5): independent draws of std 0.5, unrelated to the stored nuisance
+    assert abs(float(nuisance.std()) - 0.5) < 0.03
+    corr = np.corrcoef(nuisance[:, 0].flatten().numpy(), nuisance[:, 1].flatten().numpy())[0, 1]
+    assert abs(corr) < 0.06
+    again = T.nuisance_clusters(300, n_classes=3, signal_dim=6, nuisance_dim=5, nuisance_scale=0.5, view_noise=0.0, seed=2)
+    assert torch.equal(toy.x, again.x)
+    assert not torch.equal(toy.x, T.nuisance_clusters(300, n_classes=3, signal_dim=6, nuisance_dim=5, seed=3).x)
+
+
+def test_the_nuisance_hides_the_clusters_from_raw_knn():
+    from contrastlab import metrics as M
+
+    accuracy = {s: M.knn_accuracy(T.nuisance_clusters(600, nuisance_scale=s, seed=0).x, T.nuisance_clusters(
+        600, nuisance_scale=s, seed=0).labels, k=20) for s in (0.0, 0.4)}
+    assert accuracy[0.0] > 0.9 and accuracy[0.4] < accuracy[0.0] - 0.1, accuracy
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(nuisance_scale=-0.1), "nuisance_scale"), (dict(nuisance_dim=0), "nuisance_dim"),
+    (dict(signal_dim=1), "dim"), (dict(n_classes=0), "n_classes"), (dict(seed=-1), "seed"),
+])
+def test_nuisance_clusters_rejects_bad_knobs(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        T.nuisance_clusters(50, **kwargs)
+
+
+def test_log_slope_against_numpy_polyfit_and_a_closed_form():
+    taus = [0.07, 0.1, 0.2, 0.5, 1.0]
+    values = [-3.7, -3.75, -3.6, -3.1, -2.4]
+    expected = np.polyfit(np.log10(taus), values, 1)[0]
+    assert math.isclose(T.log_slope(taus, values), expected, rel_tol=1e-12)
+    assert math.isclose(T.log_slope([0.01, 0.1, 1.0], [1.0, 3.0, 5.0]), 2.0, rel_tol=1e-12)  # +2 per decade
+    assert T.log_slope([0.1, 1.0], [5.0, 5.0]) == 0.0
+
+
+@pytest.mark.parametrize("taus, values, error, match", [
+    ([0.1], [1.0], ValueError, "length"),
+    ([0.1, 1.0], [1.0], ValueError, "length"),
+    ([0.0, 1.0], [1.0, 2.0], ValueError, "taus must be > 0"),
+    ([0.5, 0.5], [1.0, 2.0], ValueError, "distinct"),
+    ([0.1, 1.0], [1.0, float("nan")], ValueError, "values must be finite"),
+    ([0.1, 1.0], "ab", TypeError, "values"),
+])
+def test_log_slope_rejects_bad_input(taus, values, error, match):
+    with pytest.raises(error, match=match):
+        T.log_slope(taus, values)
+
+
+def test_last_stretch_absolute_and_relative():
+    steps = [0, 100, 200, 300, 400]
+    loss = [float("nan"), 4.0, 2.0, 1.5, 1.0]  # the step-0 loss is NaN (no step yet) and is dropped
+    assert T.last_stretch(steps, loss) == -0.5  # from step 300 (75% of 400) to 400
+    assert math.isclose(T.last_stretch(steps, loss, relative=True), 0.5 / 3.0)  # of the fall 4.0 -> 1.0
+    assert math.isclose(T.last_stretch(steps, loss, fraction=0.5, relative=True), 1.0 / 3.0)  # from step 200
+    assert math.isnan(T.last_stretch([0, 1, 2], [1.0, 1.0, 1.0], relative=True))  # no change at all: undefined
+    with pytest.raises(ValueError, match="ascend"):
+        T.last_stretch([0, 2, 1], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="fraction"):
+        T.last_stretch(steps, loss, fraction=1.0)
+    with pytest.raises(ValueError, match="same length"):
+        T.last_stretch(steps, loss[:3])
+
+
 def test_sweep_temperature_table_is_seeded_and_has_tolerance():
-    make = lambda seed: D.vmf_mixture(200, n_classes=4, dim=8, seed=seed)  # noqa: E731
+    make = lambda seed: D.vmf_mixture(64, n_classes=4, dim=8, seed=seed)  # noqa: E731
     kwargs = dict(seeds=(0, 1), steps=3, batch_size=32, eval_size=64, out_dim=4, feature_dim=8, hidden=16)
     first = T.sweep_temperature(make, [0.1, 1.0], **kwargs)
     again = T.sweep_temperature(make, [0.1, 1.0], **kwargs)
     assert list(first[["tau", "seed"]].itertuples(index=False, name=None)) == [(0.1, 0), (1.0, 0), (0.1, 1), (1.0, 1)]
-    for column in ("uniformity", "tolerance", "knn", "knn_projection", "temperature", "step"):
+    for column in ("uniformity", "tolerance", "knn", "knn_projection", "knn_raw", "temperature", "step"):
         assert column in first.columns
     assert (first["step"] == 3).all() and (first["temperature"] == first["tau"]).all()
     assert first["tolerance"].between(-1, 1).all()
     np.testing.assert_allclose(first[["uniformity", "tolerance", "knn"]].to_numpy(),
                                again[["uniformity", "tolerance", "knn"]].to_numpy())
+    from contrastlab import metrics as M
+
+    for seed in (0, 1):  # the baseline: raw inputs of every sample, fit's k = min(20, E - 1)
+        toy = make(seed)
+        assert (first.loc[first.seed == seed, "knn_raw"] == M.knn_accuracy(toy.x, toy.labels, k=20)).all()
+
+
+def test_sweep_temperature_curves_and_eval_size_check():
+    make = lambda seed: D.vmf_mixture(48, n_classes=3, dim=6, seed=seed)  # noqa: E731
+    curves = T.sweep_temperature(make, [0.5], steps=4, batch_size=16, eval_size=48, eval_every=2,
+                                 out_dim=4, feature_dim=8, hidden=16)
+    assert curves["step"].tolist() == [0, 2, 4]
+    assert math.isnan(curves["loss"].iloc[0]) and curves["loss"].iloc[1:].notna().all()
+    with pytest.raises(ValueError, match="eval_size"):
+        T.sweep_temperature(make, [0.5], steps=2, batch_size=16, eval_size=20, out_dim=4)
+
+
+def test_check_relative_penalty_passes_the_solution_and_explains_mistakes(capsys):
+    s = sims(8, seed=5, dtype=torch.float32)
+
+    def solution(similarity, temperature):
+        eye = torch.eye(len(similarity), dtype=torch.bool)
+        return torch.softmax((similarity / temperature).masked_fill(eye, float("-inf")), dim=1)
+
+    assert T.check_relative_penalty(solution, s) is True
+    assert "Check passed" in capsys.readouterr().out
+    with_positive = lambda similarity, temperature: torch.softmax(similarity / temperature, dim=1)  # noqa: E731
+    assert T.check_relative_penalty(with_positive, s) is False
+    assert "diagonal" in capsys.readouterr().out
+    no_tau = lambda similarity, temperature: solution(similarity, 1.0)  # noqa: E731
+    assert T.check_relative_penalty(no_tau, s) is False
+    assert "τ = 1" in capsys.readouterr().out
+    assert T.check_relative_penalty(lambda similarity, temperature: None, s) is False
+    with pytest.raises(ValueError, match="square"):
+        T.check_relative_penalty(solution, sims(3, 5))
+
+
+def test_check_triplet_limit_passes_the_solution_and_names_a_missing_clamp(capsys):
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(16, 8, generator=g)
+    k = q + 0.8 * torch.randn(16, 8, generator=g)  # noisy: some positives are beaten
+
+    def solution(similarity, temperature):
+        eye = torch.eye(len(similarity), dtype=torch.bool)
+        hardest = similarity.masked_fill(eye, float("-inf")).max(dim=1).values
+        return ((hardest - similarity.diagonal()).clamp_min(0) / temperature).mean()
+
+    assert T.check_triplet_limit(solution, q, k) is True
+    assert "Check passed" in capsys.readouterr().out
+
+    def no_clamp(similarity, temperature):
+        eye = torch.eye(len(similarity), dtype=torch.bool)
+        hardest = similarity.masked_fill(eye, float("-inf")).max(dim=1).values
+        return ((hardest - similarity.diagonal()) / temperature).mean()
+
+    assert T.check_triplet_limit(no_clamp, q, k) is False
+    assert "max with 0" in capsys.readouterr().out

@@ -16,23 +16,38 @@ share of any top-k set H obeys :math:`\frac{d}{d\beta}\log\sum_{j\in H} r_{ij} =
 (mean similarity over H minus the r-weighted mean over all negatives), so it grows monotonically.
 
 - ``relative_penalty``, ``hardest_share``: these weights, exactly, from a similarity matrix;
-- ``monotone_from``: from which τ on a swept metric is monotone (to state a trend honestly);
-- ``sweep_temperature``: ``fit`` at several τ and seeds -> one tidy row per run, with tolerance.
+- ``nuisance_clusters``: the toy of the τ sweep, class clusters plus a nuisance block that every view
+  redraws (so the raw inputs are a baseline a trained encoder can beat);
+- ``sweep_temperature``: ``fit`` at several τ and seeds -> one tidy row per evaluation, with tolerance
+  and the raw-input kNN baseline;
+- ``log_slope``: the per-seed effect of the sweep, the least-squares slope of a metric against log10 τ;
+- ``last_stretch``: how much the loss and the metrics still moved over the last part of training;
+- ``monotone_from``: from which τ on a swept metric is monotone (to describe a trend honestly);
+- ``check_relative_penalty``, ``check_triplet_limit``: the self-checks of the notebook's exercises.
 
 References: Wang & Liu 2021, "Understanding the Behaviour of Contrastive Loss" (CVPR, arXiv:2012.09740).
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
+from .. import losses as L
 from .. import metrics as M
 from .. import validation as check
+from ..data import vmf_mixture
+from ..data.base import ToyData
+from .exercises import attempt
 
-__all__ = ["relative_penalty", "hardest_share", "monotone_from", "sweep_temperature"]
+__all__ = ["relative_penalty", "hardest_share", "NuisanceClusters", "nuisance_clusters", "log_slope",
+           "last_stretch", "monotone_from", "sweep_temperature", "check_relative_penalty", "check_triplet_limit"]
 
 
 def _similarity_and_positive(similarity: object, positive_index: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -95,6 +110,127 @@ def hardest_share(similarity: Tensor, *, temperature: float, k: int = 1,
     return r.gather(1, top).sum(1)
 
 
+@dataclass(kw_only=True)
+class NuisanceClusters(ToyData):
+    """Class clusters on a sphere (the first ``signal_dim`` coordinates) beside a nuisance block that
+    every view redraws; see ``nuisance_clusters``. ``latents`` are the signal coordinates alone."""
+
+    signal_dim: int
+    nuisance_scale: float
+    view_noise: float
+
+    def _view(self, idx: Tensor, generator: torch.Generator) -> Tensor:
+        x = self.x[idx]  # (B, signal_dim + nuisance_dim)
+        signal, nuisance = x[:, :self.signal_dim], x[:, self.signal_dim:]  # (B, S), (B, U)
+        noise = torch.randn(signal.shape, generator=generator, device=x.device, dtype=x.dtype)  # (B, S)
+        fresh = torch.randn(nuisance.shape, generator=generator, device=x.device, dtype=x.dtype)  # (B, U)
+        return torch.cat([F.normalize(signal + self.view_noise * noise, dim=1), self.nuisance_scale * fresh], dim=1)
+
+
+def nuisance_clusters(n: int = 1000, *, n_classes: int = 10, signal_dim: int = 16, nuisance_dim: int = 16,
+                      nuisance_scale: float = 0.4, concentration: float = 20.0, view_noise: float = 0.1,
+                      seed: int = 0, device: torch.device | str = "cpu") -> NuisanceClusters:
+    r"""The toy of the lesson's τ sweep: class clusters that a nuisance block hides from the raw inputs.
+
+    .. math:: x_i = [\,s_i,\ u_i\,],\quad s_i \sim \mathrm{vMF}(\mu_{y_i}, \kappa)\ \text{on } S^{S-1},
+              \quad u_i \sim \mathcal N(0, \sigma^2 I_U)
+
+    A view is :math:`[\,\mathrm{normalise}(s_i + \text{view\_noise}\cdot\varepsilon),\ \sigma\varepsilon'\,]`:
+    it keeps the signal (the class clusters of ``data.vmf_mixture``) and redraws the nuisance, so a
+    positive pair shares nothing of :math:`u`. kNN on the raw inputs suffers from the nuisance (its
+    distances add :math:`\lVert u_i - u_j\rVert^2 \approx 2U\sigma^2` of noise); an encoder that
+    learns the views' invariance can ignore it. That makes the raw inputs a baseline that a trained
+    encoder must beat, which the clusters alone are not (their raw kNN is close to the best possible).
+
+    Args:
+        n: samples; n_classes: K clusters (a random negative shares the anchor's class with
+            probability about 1/K); signal_dim: S, the dimension of the clusters' space;
+            nuisance_dim: U; nuisance_scale: σ >= 0, the nuisance's std per coordinate (a unit signal
+            vector has about 1/√S per coordinate); concentration: κ of the clusters; view_noise: the
+            augmentation strength on the signal; seed, device: as every toy dataset.
+    Returns: ``NuisanceClusters`` with x (n, S + U), labels (n,), latents (n, S) the signal.
+    """
+    nuisance_dim = check.integer("nuisance_dim", nuisance_dim, 1)
+    nuisance_scale = check.number("nuisance_scale", nuisance_scale, low=0.0)
+    clusters = vmf_mixture(n, n_classes=n_classes, dim=signal_dim, concentration=concentration,
+                           view_noise=view_noise, seed=seed, device=device)  # checks n, K, S, κ, noise, seed
+    g = np.random.default_rng([seed, 1])  # an independent stream for the nuisance
+    nuisance = torch.as_tensor(nuisance_scale * g.standard_normal((n, nuisance_dim)), dtype=clusters.x.dtype,
+                               device=clusters.device)  # (n, U)
+    knobs = dict(n=n, n_classes=n_classes, signal_dim=signal_dim, nuisance_dim=nuisance_dim,
+                 nuisance_scale=nuisance_scale, concentration=concentration, view_noise=view_noise, seed=seed)
+    return NuisanceClusters(x=torch.cat([clusters.x, nuisance], dim=1), labels=clusters.labels,
+                            latents=clusters.x.clone(), knobs=knobs, signal_dim=int(signal_dim),
+                            nuisance_scale=float(nuisance_scale), view_noise=float(view_noise))
+
+
+def _finite_floats(name: str, values: object) -> np.ndarray:
+    try:
+        array = np.asarray([float(v) for v in values], dtype=np.float64)  # (n,)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a sequence of numbers, got {type(values).__name__}") from None
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite numbers, got {array.tolist()}")
+    return array
+
+
+def log_slope(taus: Sequence[float], values: Sequence[float]) -> float:
+    r"""The least-squares slope of ``values`` against :math:`\log_{10}\tau`: the change per tenfold τ.
+
+    .. math:: b = \frac{\sum_k (x_k - \bar x)(v_k - \bar v)}{\sum_k (x_k - \bar x)^2},\qquad x_k = \log_{10}\tau_k
+
+    One number per seed that uses every τ of the grid (the lesson's effect for the uniformity and the
+    tolerance rules): positive when the metric rises with τ.
+
+    Args: taus: (n,) temperatures > 0, at least two distinct; values: (n,) finite numbers, one per τ.
+    Returns: the slope, a float.
+    """
+    t, v = _finite_floats("taus", taus), _finite_floats("values", values)
+    if len(t) != len(v) or len(t) < 2:
+        raise ValueError(f"taus and values must have the same length >= 2, got {len(t)} and {len(v)}")
+    if (t <= 0).any():
+        raise ValueError(f"taus must be > 0 (temperatures), got {t.tolist()}")
+    x = np.log10(t)
+    if np.ptp(x) == 0:
+        raise ValueError(f"taus must hold at least two distinct temperatures, got {t.tolist()}")
+    x = x - x.mean()
+    return float((x * (v - v.mean())).sum() / (x * x).sum())
+
+
+def last_stretch(steps: Sequence[float], values: Sequence[float], *, fraction: float = 0.25,
+                 relative: bool = False) -> float:
+    r"""How much a training curve still moved over its last ``fraction`` of steps.
+
+    With :math:`v_{\text{end}}` the last value and :math:`v_{\text{late}}` the value recorded at the
+    step closest to :math:`(1 - \text{fraction})` of the last step, returns
+    :math:`v_{\text{end}} - v_{\text{late}}`; with ``relative=True``, that change as a share of the
+    whole change from the first value, :math:`(v_{\text{end}} - v_{\text{late}}) / (v_{\text{end}} - v_{\text{first}})`
+    (for a falling loss: the share of its total fall that came in the last stretch; near 0 on a plateau).
+
+    Args:
+        steps: (n,) the steps of the records, ascending, n >= 2; NaN values (a loss at step 0, before
+            any training step) are dropped with their step first.
+        values: (n,) the curve; fraction: in (0, 1); relative: as above.
+    Returns: a float.
+    """
+    s, v = np.asarray([float(x) for x in steps]), np.asarray([float(x) for x in values])
+    if len(s) != len(v):
+        raise ValueError(f"steps and values must have the same length, got {len(s)} and {len(v)}")
+    keep = ~np.isnan(v)
+    s, v = s[keep], v[keep]
+    if len(s) < 2 or not np.isfinite(s).all() or not np.isfinite(v).all() or (np.diff(s) <= 0).any():
+        raise ValueError(f"steps must ascend with at least 2 finite (non-NaN) values, got steps {s.tolist()} "
+                         f"and values {v.tolist()}")
+    fraction = check.number("fraction", fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+    relative = check.boolean("relative", relative)
+    late = int(np.argmin(np.abs(s - (s[0] + (1 - fraction) * (s[-1] - s[0])))))
+    change = float(v[-1] - v[late])
+    if not relative:
+        return change
+    whole = float(v[-1] - v[0])
+    return change / whole if whole != 0 else math.nan
+
+
 def monotone_from(taus: Sequence[float], values: Sequence[float], *, increasing: bool = True,
                   slack: float = 0.0) -> float:
     """The smallest τ from which ``values`` are monotone in τ up to the largest τ.
@@ -120,32 +256,124 @@ def monotone_from(taus: Sequence[float], values: Sequence[float], *, increasing:
 
 def sweep_temperature(data, temperatures: Iterable[float], *, seeds: Iterable[int] = (0,),
                       method: str = "simclr", steps: int = 200, batch_size: int = 256, eval_size: int = 1000,
-                      metrics: Sequence[str] = ("uniformity", "knn", "knn_projection"),
+                      eval_every: int = 0, metrics: Sequence[str] = ("uniformity", "knn", "knn_projection"),
                       **options):
-    """Train ``method`` once per (τ, seed) with ``contrastlab.fit`` and tabulate the final evaluation.
+    """Train ``method`` once per (τ, seed) with ``contrastlab.fit`` and tabulate its evaluations.
 
     Args:
         data: a ``ToyData``, or a function ``seed -> ToyData`` (a fresh draw of the dataset per seed).
         temperatures: the τ values; seeds: the seeds (each seeds the data draw, if a function, and fit).
-        method, steps, batch_size, eval_size, metrics, **options: passed to ``fit`` (e.g. ``out_dim=8``).
-    Returns: a pandas DataFrame, one row per run: tau, seed, the final record of ``fit`` (loss,
-        uniformity, knn, ...) and ``tolerance`` (``metrics.tolerance``) of the same evaluation
-        embeddings as uniformity: the projections of one view of the evaluation subset.
+        eval_every: 0 keeps only the final evaluation (one row per run); k > 0 evaluates every k steps
+            (one row per evaluation, for training curves: ``last_stretch``).
+        method, steps, batch_size, eval_size, metrics, **options: passed to ``fit`` (e.g. ``out_dim=64``).
+    Returns: a pandas DataFrame, one row per evaluation: tau, seed, the record of ``fit`` (step, loss,
+        uniformity, knn, ...), ``tolerance`` (``metrics.tolerance``) of the same evaluation embeddings
+        as uniformity (the projections of one view of the evaluation subset) and ``knn_raw``, the kNN
+        accuracy of the raw inputs with fit's k (min(20, E - 1)), the baseline a trained encoder must beat.
+        ``knn_raw`` needs ``eval_size >= len(data)``: the evaluation subset is then every sample (in
+        fit's order, which no metric here depends on), so the raw inputs are scored on the same points.
     """
     import pandas as pd
 
     from ..train import fit
 
     make: Callable = data if callable(data) else (lambda seed: data)
+    eval_every = check.integer("eval_every", eval_every, 0)
     rows = []
     for seed in seeds:
         dataset = make(seed)
+        if eval_size < len(dataset):
+            raise ValueError(f"eval_size must be at least len(data) = {len(dataset)} (the raw-input baseline is "
+                             f"scored on the same points as the model), got {eval_size}")
+        k = min(20, len(dataset) - 1)
+        knn_raw = M.knn_accuracy(dataset.x.flatten(1), dataset.labels, k=k)  # leave-one-out on every sample
         for tau in temperatures:
             def add_tolerance(state):
                 state.record["tolerance"] = M.tolerance(state.projections, state.labels)
 
-            history = fit(dataset, method, steps=steps, batch_size=batch_size, eval_every=0, eval_size=eval_size,
-                          metrics=metrics, seed=seed, progress=False, callbacks=[add_tolerance],
-                          temperature=tau, **options)
-            rows.append({"tau": float(tau), "seed": seed, **history.last()})
+            history = fit(dataset, method, steps=steps, batch_size=batch_size, eval_every=eval_every,
+                          eval_size=eval_size, metrics=metrics, seed=seed, progress=False,
+                          callbacks=[add_tolerance], temperature=tau, **options)
+            records = history.records if eval_every else [history.last()]
+            rows += [{"tau": float(tau), "seed": seed, **record, "knn_raw": knn_raw} for record in records]
     return pd.DataFrame.from_records(rows)
+
+
+def check_relative_penalty(fn: Callable, similarity: Tensor, *, temperature: float = 0.1) -> bool:
+    """Self-check of the exercise "the relative penalty": ``fn(similarity, temperature)`` must return the
+    (N, N) matrix r_ij, compared with the autograd gradient of InfoNCE normalised over the negatives.
+
+    Args: fn: the learner's function; similarity: (N, N) similarities, positives on the diagonal;
+        temperature: τ of the check. Prints what is wrong (or "Check passed") and returns True on success.
+    """
+    check.similarities("similarity", similarity)
+    n = similarity.shape[0]
+    if similarity.shape != (n, n):
+        raise ValueError(f"similarity must be square (positives on the diagonal), got shape {tuple(similarity.shape)}")
+    s = similarity.detach().double().cpu().requires_grad_(True)  # (N, N)
+    F.cross_entropy(s / temperature, torch.arange(n), reduction="sum").backward()
+    grad = s.grad.clone().fill_diagonal_(0)  # (N, N) the push on each negative, P_ij / tau
+    expected = grad / grad.sum(1, keepdim=True)
+    done, got = attempt(fn, s.detach(), temperature)
+    if not done:
+        return False
+    got = torch.as_tensor(got).detach().double().cpu()
+    if got.shape != expected.shape:
+        print(f"Not yet: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}.")
+        return False
+    if torch.allclose(got, expected, atol=1e-6):
+        print("Check passed: your r_ij equals the InfoNCE gradient on each negative divided by the total, "
+              "and matches temp.relative_penalty.")
+        return True
+    if got.diagonal().abs().max() > 1e-6:
+        print("Not yet: the diagonal (the positive) is not 0. The positive is not a negative: leave it out "
+              "of the softmax, e.g. set its logit to -inf before softmax.")
+    elif torch.allclose(got, expected.T, atol=1e-6) or torch.allclose(got.sum(0), torch.ones(n, dtype=got.dtype)):
+        print("Not yet: your columns sum to 1, not your rows. Take the softmax along dim=1.")
+    elif torch.allclose(got, relative_penalty(s.detach(), temperature=1.0), atol=1e-6):
+        print("Not yet: that is the softmax at τ = 1. Divide the similarities by the temperature first.")
+    else:
+        print(f"Not yet: largest difference {float((got - expected).abs().max()):.3g}. Each row should be "
+              "exp(s_ij/τ) over the sum of exp(s_ik/τ) over the negatives k of that row.")
+    return False
+
+
+def check_triplet_limit(fn: Callable, query: Tensor, key: Tensor) -> bool:
+    r"""Self-check of the exercise "the τ → 0 limit": ``fn(similarity, temperature)`` must return
+    :math:`\frac{1}{N}\sum_i \max(\max_{j \ne i} s_{ij} - s_{ii}, 0)/\tau`, and InfoNCE minus it must stay
+    in [0, log N] (``losses.info_nce`` at τ = 0.1, 0.03, 0.01, 0.003).
+
+    Args: fn: the learner's function; query, key: (N, D) the two views, row i of key the positive of
+        row i of query. Prints a table and what is wrong (or "Check passed"); returns True on success.
+    """
+    s = M.similarity_matrix(query, key)  # (N, N)
+    n = len(s)
+    eye = torch.eye(n, dtype=torch.bool, device=s.device)
+    gap = s.masked_fill(eye, -math.inf).max(1).values - s.diagonal()  # (N,) hardest negative minus positive
+    mistakes = {"forgot the max with 0 (an anchor whose positive wins contributes 0, not a negative number)":
+                lambda tau: float(gap.mean() / tau),
+                "forgot to divide by τ": lambda tau: float(gap.clamp_min(0).mean()),
+                "summed over the anchors instead of taking the mean": lambda tau: float(gap.clamp_min(0).sum() / tau)}
+    rows = []
+    for tau in (0.1, 0.03, 0.01, 0.003):
+        done, got = attempt(fn, s, tau)
+        if not done:
+            return False
+        rows.append((tau, float(L.info_nce(query, key, temperature=tau)), float(got),
+                     float(gap.clamp_min(0).mean() / tau)))
+    if not all(math.isclose(got, ref, rel_tol=1e-4, abs_tol=1e-6) for _, _, got, ref in rows):
+        tau, _, got, _ = rows[-1]
+        wrong = [m for m, value in mistakes.items() if math.isclose(got, value(tau), rel_tol=1e-4, abs_tol=1e-6)]
+        print(f"Not yet: at τ = {tau} your limit is {got:.4f}, expected {rows[-1][3]:.4f}. "
+              + (f"It matches what you get if you {wrong[0]}." if wrong else
+                 "Use the hardest negative of each row (the max off the diagonal), not the mean of the negatives."))
+        return False
+    print(f"{'τ':>6} {'InfoNCE':>10} {'limit':>10} {'difference':>11}")
+    for tau, exact, got, _ in rows:
+        print(f"{tau:>6} {exact:>10.3f} {got:>10.3f} {exact - got:>11.4f}")
+    if not all(-1e-4 <= exact - got <= math.log(n) for _, exact, got, _ in rows):
+        print(f"Not yet: InfoNCE minus your limit left [0, log {n}]; compare your function with the formula.")
+        return False
+    print(f"Check passed: InfoNCE minus the limit stays in [0, log {n} = {math.log(n):.2f}] and the limit takes "
+          f"over as τ → 0: at τ = 0.003 it is {rows[-1][2] / rows[-1][1]:.1%} of InfoNCE.")
+    return True
