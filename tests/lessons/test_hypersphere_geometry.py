@@ -147,3 +147,23 @@ def test_partial_spearman_degenerate_and_bad_inputs():
         G.partial_spearman([1, 2, math.nan, 4], [1, 2, 3, 4], [4, 3, 1, 2])
     with pytest.raises(ValueError, match="1-d"):
         G.partial_spearman(np.ones((2, 2)), [1, 2, 3, 4], [1, 2, 3, 4])
+
+
+def test_spread_share_runs_from_collapsed_to_the_uniform_sphere():
+    collapsed = torch.nn.functional.normalize(torch.ones(50, 3, dtype=torch.float64), dim=1)
+    assert G.spread_share(M.uniformity(collapsed), 3) == pytest.approx(0.0, abs=1e-9)
+    assert G.spread_share(0.0, 3) == 0.0
+    for dim in (3, 8):
+        u = M.uniformity(G.sphere_uniform(4000, dim, seed=dim))
+        assert G.spread_share(u, dim) == pytest.approx(1.0, abs=0.01)
+        assert G.spread_share(u / 2, dim) == pytest.approx(0.5, abs=0.01)  # linear in the uniformity
+    assert G.spread_share(-1.0, 3) == pytest.approx(-1.0 / M.uniform_sphere_uniformity(3))
+
+
+def test_spread_share_validation():
+    with pytest.raises(ValueError, match="uniformity must be a finite number"):
+        G.spread_share(0.5, 3)
+    with pytest.raises(ValueError, match="dim must be"):
+        G.spread_share(-1.0, 1)
+    with pytest.raises(TypeError, match="uniformity must be a float"):
+        G.spread_share("low", 3)

@@ -294,3 +294,48 @@ def test_free_features_validation():
         unconstrained_features([3, 3], temperature=0)
     with pytest.raises(ValueError, match="counts must list at least 2 class sizes"):
         unconstrained_features([3])
+
+
+# ---------------------------------------------------------------------------------------------- augmented scores
+
+
+def _small_digits(strength=0.5):
+    return D.digits(strength=strength, n=400).split(0.3, seed=0)
+
+
+def test_augmented_scores_at_strength_zero_are_the_clean_scores():
+    from contrastlab.lessons.supervised_contrastive import augmented_scores
+    import contrastlab.metrics as M
+    train, test = _small_digits()
+    a, b = train.x.flatten(1), test.x.flatten(1)
+    expected = (M.linear_probe_accuracy(a, train.labels, b, test.labels), M.knn_accuracy(a, train.labels, b, test.labels, k=20))
+    assert augmented_scores(lambda x: x.flatten(1), train, test, strength=0.0, seed=3) == expected
+    assert expected[0] > 0.9
+
+
+def test_augmented_scores_draw_the_documented_views_and_raw_pixels_fail_on_them():
+    from contrastlab.lessons.supervised_contrastive import TEST_SEED_OFFSET, augmented_scores
+    import contrastlab.metrics as M
+    train, test = _small_digits()
+    got = augmented_scores(lambda x: x.flatten(1), train, test, strength=0.5, seed=2)
+    a = D.augment_digits(train.x, strength=0.5, generator=torch.Generator().manual_seed(2)).flatten(1)
+    b = D.augment_digits(test.x, strength=0.5, generator=torch.Generator().manual_seed(2 + TEST_SEED_OFFSET)).flatten(1)
+    assert got == (M.linear_probe_accuracy(a, train.labels, b, test.labels), M.knn_accuracy(a, train.labels, b, test.labels))
+    # the clean-pixel probe is above 0.9 on these digits (the test above); a pixel classifier cannot undo
+    # shifts and rotations
+    assert got[0] < 0.75
+    other = D.augment_digits(train.x, strength=0.5, generator=torch.Generator().manual_seed(5)).flatten(1)
+    assert not torch.equal(other, a)  # another seed, other views
+
+
+def test_augmented_scores_validation():
+    from contrastlab.lessons.supervised_contrastive import augmented_scores
+    train, test = _small_digits()
+    with pytest.raises(TypeError, match="features must be a function"):
+        augmented_scores("pixels", train, test)
+    with pytest.raises(TypeError, match="test must be digits data with .x"):
+        augmented_scores(lambda x: x.flatten(1), train, test.x)
+    with pytest.raises(ValueError, match="strength"):
+        augmented_scores(lambda x: x.flatten(1), train, test, strength=1.5)
+    with pytest.raises(ValueError, match="k must be"):
+        augmented_scores(lambda x: x.flatten(1), train, test, k=0)

@@ -6,7 +6,8 @@ r"""Point sets on the hypersphere and the statistics of lesson 03 (alignment, un
 - ``offset_last_layer``: pushes an encoder's outputs into such a cone by adding a constant to the bias
   of its last linear layer, the toy of a pretrained encoder whose embeddings are anisotropic;
 - ``partial_spearman``: the rank correlation of two quantities with a third held fixed, for reading
-  the alignment-uniformity plane (both axes trade off against each other across runs).
+  the alignment-uniformity plane (both axes trade off against each other across runs);
+- ``spread_share``: where a uniformity value lies between a collapsed set (0) and the uniform sphere.
 
 Like ``metrics``, nothing here knows about training or plotting.
 """
@@ -22,7 +23,7 @@ from torch import Tensor, nn
 
 from .. import validation as check
 
-__all__ = ["sphere_uniform", "cone", "offset_last_layer", "partial_spearman"]
+__all__ = ["sphere_uniform", "cone", "offset_last_layer", "partial_spearman", "spread_share"]
 
 
 def _generator(generator: torch.Generator | None, seed: int) -> torch.Generator:
@@ -153,3 +154,23 @@ def partial_spearman(x, y, control) -> float:
     if denominator <= 1e-12 * len(a) ** 3:
         return math.nan
     return float(np.clip(ra @ rb / denominator, -1.0, 1.0))
+
+
+def spread_share(uniformity: float, dim: int, *, t: float = 2.0) -> float:
+    r"""Where a uniformity value lies between a collapsed set and the uniform sphere :math:`S^{dim-1}`:
+
+    .. math:: \text{share} = \mathcal L_{uniform} / \mathcal L_{uniform}(\text{uniform on } S^{dim-1}),
+
+    0 for a collapsed set (every distance 0, :math:`\mathcal L_{uniform} = 0`), 1 at the uniform-sphere
+    value (``metrics.uniform_sphere_uniformity(dim, t=t)``, the lowest value as the number of points
+    grows). A finite sample can land slightly above 1.
+
+    Args:
+        uniformity: a value of ``metrics.uniformity`` (<= 0, finite).  dim: D >= 2.  t: > 0.
+    Returns: a float, 0 (collapsed) to about 1 (uniform).
+    """
+    from .. import metrics
+
+    u = check.number("uniformity", uniformity, high=0.0)
+    dim = check.integer("dim", dim, 2)
+    return float(u / metrics.uniform_sphere_uniformity(dim, t=t)) + 0.0  # + 0.0: a collapsed set gives 0.0, not -0.0

@@ -17,8 +17,11 @@ class imbalance its minority classes move together ("minority collapse", Fang et
   encoder for any input shape (flattened), cheap enough for CPU notebooks.
 - ``unconstrained_features``: the unconstrained-features model: free vectors (one per sample)
   optimised directly with SupCon or with cross-entropy + weight decay, i.e. what the loss alone wants.
+- ``augmented_scores``: linear-probe and kNN accuracy of frozen features on *augmented* digits (one
+  seeded random view of each training and held-out digit), the test on which raw pixels fail.
 
-Dependencies point one way: torch, ``losses``, ``models`` and ``methods``; nothing of data or plotting.
+Dependencies point one way: torch, ``losses``, ``metrics``, ``models``, ``methods`` and ``data``'s
+digit augmentations; nothing of plotting.
 """
 
 from __future__ import annotations
@@ -32,13 +35,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import losses as L
+from .. import metrics as M
 from .. import validation as check
+from ..data.digits import augment_digits
 from ..methods import CrossEntropy, loss_default, output_dim  # noqa: F401 (CrossEntropy lives in methods: "ce")
 from ..models import Encoder, mlp, projection_head
 
 __all__ = ["ClassMeanGeometry", "class_mean_geometry", "simplex_cosine", "imbalanced_indices",
            "positives_per_anchor", "expected_positives", "CrossEntropy", "mlp_encoder", "FreeFeatures",
-           "unconstrained_features"]
+           "unconstrained_features", "augmented_scores", "TEST_SEED_OFFSET"]
 
 
 def simplex_cosine(k: int) -> float:
@@ -314,3 +319,47 @@ def unconstrained_features(counts: object, *, loss: str = "supcon", dim: int = 1
             optimizer.step()
     return FreeFeatures(features=h.detach(), labels=labels, classifier=w.detach() if loss == "ce" else None,
                         loss=float(value.detach()))
+
+
+# ----------------------------------------------------------------------------------------------
+# scoring on augmented digits
+
+#: The held-out digits' views are drawn with ``seed + TEST_SEED_OFFSET``, the training digits' with ``seed``.
+TEST_SEED_OFFSET = 10_000
+
+
+@torch.no_grad()
+def augmented_scores(features, train, test, *, strength: float = 0.5, seed: int = 0,
+                     k: int = 20) -> tuple[float, float]:
+    r"""(linear probe, kNN) accuracy of frozen features on one augmented view of every digit.
+
+    Each training digit :math:`x_i` and held-out digit :math:`x'_j` is seen once through
+    ``data.augment_digits`` at ``strength`` (shifts, zoom, rotation, blur, cutout, noise), drawn from a
+    generator seeded with ``seed`` (training digits) and ``seed + TEST_SEED_OFFSET`` (held-out digits).
+    The probe (``metrics.linear_probe_accuracy``) and the kNN classifier (``metrics.knn_accuracy``,
+    cosine, ``k`` neighbours) are fitted on :math:`f(\tilde x_i)` and tested on :math:`f(\tilde x'_j)`.
+    With ``features = lambda x: x.flatten(1)`` this scores the raw pixels; at ``strength=0`` it is the
+    clean-digit score.
+
+    Args:
+        features: a function from (B, 1, 8, 8) images to (B, D) features (e.g. ``method.features``).
+        train, test: ``data.Digits`` (x (N, 1, 8, 8), labels (N,)).
+        strength: in [0, 1], the augmentations' strength.  seed: int >= 0.  k: neighbours, >= 1.
+    Returns: (probe accuracy, kNN accuracy), floats in [0, 1].
+    """
+    if not callable(features):
+        raise TypeError(f"features must be a function from (B, 1, 8, 8) images to (B, D) features, "
+                        f"got {type(features).__name__}")
+    for name, d in (("train", train), ("test", test)):
+        if not (hasattr(d, "x") and hasattr(d, "labels")):
+            raise TypeError(f"{name} must be digits data with .x (N, 1, 8, 8) and .labels (N,), "
+                            f"got {type(d).__name__}")
+    strength = check.probability("strength", strength)
+    seed, k = check.seed("seed", seed), check.integer("k", k, 1)
+    views = []
+    for d, s in ((train, seed), (test, seed + TEST_SEED_OFFSET)):
+        g = torch.Generator(device=d.x.device).manual_seed(s)
+        views.append(features(augment_digits(d.x, strength=strength, generator=g)))  # (N, D)
+    f_train, f_test = views
+    return (M.linear_probe_accuracy(f_train, train.labels, f_test, test.labels),
+            M.knn_accuracy(f_train, train.labels, f_test, test.labels, k=k))
