@@ -37,6 +37,9 @@
 #
 # **Expected run time.** About 15 s in fast mode (`CONTRASTLAB_FAST=1`, batches up to 512) and about
 # a minute in full mode (batches up to 4096), on a laptop CPU, kernel start included; no downloads.
+#
+# **In class.** The core path is sections 1–6 and Exercises 1–2, about 80 minutes; section 7 (the
+# peer libraries) and Exercise 3 (a loss value as a mutual-information bound) are optional.
 
 # %% [markdown]
 # ## Setup
@@ -456,7 +459,9 @@ print(rules["tight"].judge((2.0 - small["per_batch"][-1]) / 2.0, seeds=draws,
 # </details>
 
 # %% [markdown]
-# ## 7 · The same number in the libraries you will meet
+# ## 7 · Optional: the same number in the libraries you will meet
+#
+# *Optional on the core path (about 10 minutes): for a class that will go on to use those libraries.*
 #
 # You will meet these losses under other names: `NTXentLoss` in pytorch-metric-learning,
 # `MultipleNegativesRankingLoss` in sentence-transformers, `ClipLoss` in open_clip. Each makes its own
@@ -643,7 +648,7 @@ check_negatives(negatives_per_anchor)
 # </details>
 
 # %% [markdown]
-# ### Exercise 3 · From a loss value to a mutual-information bound
+# ### Exercise 3 (optional) · From a loss value to a mutual-information bound
 #
 # A CPC-style run reports its one-directional InfoNCE loss $\mathcal L$ (in nats, like every loss in
 # `contrastlab.losses`) at batch size $N$. Write the mutual information it certifies,

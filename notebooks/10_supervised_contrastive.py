@@ -31,8 +31,8 @@
 #   through augmentations (where raw pixels fail), and read the verdict's interval over seeds;
 # - compute how many positives a random batch gives an anchor, and what `samplers.MPerClassSampler`
 #   changes;
-# - measure the class-mean geometry (norms, pairwise cosines, the regular simplex at $-1/(K-1)$) with
-#   `CG.class_mean_geometry`, and see what class imbalance does to it.
+# - (optional section) measure the class-mean geometry (norms, pairwise cosines, the regular simplex
+#   at $-1/(K-1)$) with `CG.class_mean_geometry`, and see what class imbalance does to it.
 #
 # **Prerequisites.** `00_start_here` (NT-Xent as a cross-entropy over similarities); `05_false_negatives`
 # helps (same-class negatives). What a linear probe and kNN accuracy measure.
@@ -41,6 +41,9 @@
 # 20 s of kernel CPU time (measured 18 s), under half a minute on a 2-core laptop. Full mode (30 longer
 # runs, five seeds for the verdicts): about 80 s of kernel CPU time (measured 68 to 81 s on a shared
 # machine), one to two minutes on a 2-core laptop. No downloads.
+#
+# **In class.** The core path is sections 1–3 and Exercise 1, about 75 minutes; section 4 (imbalance
+# and the class-mean geometry) with Exercise 2, and Exercise 3, are optional (about 30 minutes more).
 
 # %% [markdown]
 # ## Setup
@@ -373,7 +376,9 @@ fig
 # </details>
 
 # %% [markdown]
-# ## 4. Imbalance and the class-mean geometry
+# ## 4. Optional: imbalance and the class-mean geometry
+#
+# *Optional: the core path goes from section 3 to Exercise 1; nothing later needs this section.*
 #
 # With balanced classes both losses give symmetric class means: SupCon the simplex of section 1,
 # cross-entropy a simplex of its centred features and classifier rows ("neural collapse", Papyan et
@@ -585,7 +590,7 @@ check_positives_per_anchor(my_positives_per_anchor)
 # </details>
 
 # %% [markdown]
-# ### Exercise 2: the cosines between class means
+# ### Exercise 2 (optional, with section 4): the cosines between class means
 #
 # Write `my_class_mean_cosines(z, labels)`: scale each row of `z` to unit length, average the rows of
 # each class (classes in sorted order), and return the `(K, K)` matrix of cosines between those means.
@@ -647,7 +652,7 @@ check_class_mean_cosines(my_class_mean_cosines)
 # </details>
 
 # %% [markdown]
-# ### Exercise 3: SupCon from scratch
+# ### Exercise 3 (optional): SupCon from scratch
 #
 # Write $\mathcal L^{\text{out}}$ from section 1 for `features` of shape `(N, V, D)`:
 #
