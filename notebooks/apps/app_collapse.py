@@ -18,7 +18,8 @@
 #
 # A siamese network without negatives can map every input to the same point. Switch the ingredients
 # that prevent it on and off (stop-gradient, predictor, EMA target, variance and covariance terms,
-# negatives), press Start and watch the per-dimension std (≈ 1/√d when spread, 0 when collapsed), the
+# negatives), press Start and watch std·√d, the per-dimension std of the normalised embedding times
+# √d (about 1 when spread, where the std is about 1/√d: the dashed line; 0 when collapsed), the
 # effective rank and the singular-value spectrum.
 
 # %%

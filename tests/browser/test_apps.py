@@ -130,8 +130,9 @@ def test_collapse_lab_without_a_predictor_collapses(page, jupyter_server, scratc
     widget_html(page, "use_predictor=False", timeout=10)
     lab.click_button(page, "Start")
     widget_html(page, "done:", timeout=90)
-    std = {t["name"]: t for t in traces(page, "Training curves")}["std"]["y"]
-    assert std[-1] < 0.2 / np.sqrt(32)  # collapsed: far below the 1/sqrt(d) of a spread embedding
+    std = {t["name"]: t for t in traces(page, "Training curves")}["std·√d"]["y"]
+    assert std[-1] < 0.2  # collapsed: std far below the 1/sqrt(d) of a spread embedding (std·√d = 1)
+    assert lab.wait_for_text(page, ".annotation-text", lambda t: "1/√d" in t, timeout=10)  # the spread reference
     assert "effective rank" in title_starting(page, "Singular values")
 
 

@@ -9,8 +9,8 @@ import torch
 
 import contrastlab.metrics as M
 from contrastlab import data as D
-from contrastlab.lessons.collapse import (collapse_report, collapsed_loss, encoder_with_projector, subclass_accuracy,
-                                          supcon_simclr, variance_share)
+from contrastlab.lessons.collapse import (ablation_runs, collapse_report, collapsed_loss, encoder_with_projector,
+                                          log_spectrum, subclass_accuracy, supcon_simclr, variance_share)
 from contrastlab.methods import VICReg, BarlowTwins, SimSiam, build_method
 from contrastlab.models import build_encoder
 from contrastlab.train import fit
@@ -191,3 +191,69 @@ def test_subclass_accuracy_validates():
         subclass_accuracy(randn(10, 3), torch.zeros(4, dtype=torch.long), torch.zeros(10, dtype=torch.long))
     with pytest.raises(ValueError, match="at least 4 samples and 2 subclasses"):
         subclass_accuracy(randn(10, 3), torch.arange(10) % 2, torch.zeros(10, dtype=torch.long))
+
+
+# --- ablation_runs -------------------------------------------------------------------------------
+
+def small_toy():
+    toy = D.vmf_mixture(300, n_classes=3, dim=8, concentration=10, view_noise=0.1, seed=0)
+    probe = toy.views(torch.arange(64), generator=toy.generator(1))[:, 0]  # (64, 8)
+    return toy, probe, toy.labels[:64]
+
+
+def test_ablation_runs_rows_match_a_direct_fit():
+    toy, probe, y = small_toy()
+    arms = {"no sg": ("simsiam", dict(stop_gradient=False)), "untrained": ("simsiam", dict(steps=1, lr=0.0))}
+    runs, table = ablation_runs(toy, arms, probe, y, seeds=(0, 3), steps=12, batch_size=32, n_evals=3)
+    assert list(table.index) == [(a, s) for a in arms for s in (0, 3)] and set(runs) == set(table.index)
+    # an independent computation: the same fit by hand, then the metrics on the probe
+    h = fit(toy, "simsiam", steps=12, batch_size=32, lr=3e-3, eval_every=4, eval_size=300, seed=3, progress=False,
+            metrics=("std", "erank", "knn_projection"), stop_gradient=False)  # 3 evaluations, as n_evals=3
+    z = h.method.project(probe)
+    row = table.loc[("no sg", 3)]
+    assert row["knn"] == pytest.approx(M.knn_accuracy(z, y))
+    assert row["std_ratio"] == pytest.approx(M.collapse_std(z) * math.sqrt(z.shape[1]), rel=1e-5)
+    assert row["mean_norm"] == pytest.approx(M.mean_norm(z), rel=1e-5)
+    assert len(runs["no sg", 0].frame) >= 3 and "std" in runs["no sg", 0].frame  # curves for the trained arms
+    # lr = 0 is the untrained encoder: the weights of the trained arm's initialisation for that seed
+    untrained = runs["untrained", 0].method
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        fresh = build_method("simsiam", toy)
+    weights, initial = dict(untrained.named_parameters()), dict(fresh.named_parameters())
+    assert weights.keys() == initial.keys()
+    for name, value in weights.items():
+        torch.testing.assert_close(value, initial[name], rtol=0, atol=0, msg=name)
+    trained = dict(runs["no sg", 0].method.named_parameters())
+    assert any(not torch.equal(trained[name], initial[name]) for name in initial)  # the trained arm moved
+
+
+def test_ablation_runs_validates():
+    toy, probe, y = small_toy()
+    with pytest.raises(ValueError, match="arms: got an empty dict"):
+        ablation_runs(toy, {}, probe, y)
+    with pytest.raises(ValueError, match=r"arms\['bad'\]: got 'simsiam'"):
+        ablation_runs(toy, {"bad": "simsiam"}, probe, y)
+    with pytest.raises(ValueError, match="seeds: got none"):
+        ablation_runs(toy, {"a": ("simsiam", {})}, probe, y, seeds=())
+    with pytest.raises(TypeError, match="data"):
+        ablation_runs(probe, {"a": ("simsiam", {})}, probe, y)
+
+
+# --- log_spectrum --------------------------------------------------------------------------------
+
+def test_log_spectrum_floors_the_ratios():
+    s = torch.tensor([4.0, 2.0, 4e-3, 1e-14, 0.0], dtype=torch.float64)
+    got = log_spectrum(s, floor=1e-4)
+    expected = np.log10(np.array([1.0, 0.5, 1e-3, 1e-4, 1e-4]))  # by hand: ratios 1, 1/2, 1e-3, then the floor
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert log_spectrum(s, floor=1.0).tolist() == [0.0] * 5
+
+
+def test_log_spectrum_validates():
+    with pytest.raises(ValueError, match="first .* expected > 0"):
+        log_spectrum(torch.zeros(3))
+    with pytest.raises(ValueError, match="floor"):
+        log_spectrum(torch.ones(3), floor=0.0)
+    with pytest.raises(ValueError, match="singular_values"):
+        log_spectrum(torch.tensor([1.0, float("nan")]))

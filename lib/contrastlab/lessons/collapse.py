@@ -13,7 +13,11 @@ r"""Collapse: the pieces notebook 06 needs that the rest of the package lacks.
   contrastive loss that Xue et al. (2023) show keeps both the class and the subclass features;
 - ``variance_share`` and ``subclass_accuracy``: how much of the embedding's spread a factor (the
   class, or the subclass within each class) explains, and whether a linear probe can still read the
-  subclass inside a class: the measures of class collapse and feature suppression.
+  subclass inside a class: the measures of class collapse and feature suppression;
+- ``ablation_runs``: one ``fit`` per (arm, seed) of an ablation table, with the diagnostics of each
+  trained model on one fixed probe batch (the rows the notebook's verdicts are judged on);
+- ``log_spectrum``: :math:`\log_{10}(\sigma_k/\sigma_1)` floored at a stated value, so that one
+  numerically-zero singular value does not squash the other lines of a spectrum plot.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -33,8 +38,8 @@ from .. import validation as check
 from ..methods import SupConSimCLR, loss_default
 from ..models import Encoder, build_encoder, mlp
 
-__all__ = ["collapse_report", "collapsed_loss", "encoder_with_projector", "supcon_simclr", "subclass_accuracy",
-           "variance_share"]
+__all__ = ["ablation_runs", "collapse_report", "collapsed_loss", "encoder_with_projector", "log_spectrum",
+           "supcon_simclr", "subclass_accuracy", "variance_share"]
 
 
 # --- diagnostics -------------------------------------------------------------------------------
@@ -98,10 +103,74 @@ def collapsed_loss(method: str, *, batch_size: int = 128, dim: int = 32, **optio
     return float(L.nt_xent(c, c, temperature=options.get("temperature", 0.1)))
 
 
-# --- the anisotropic toy of dimensional collapse -------------------------------------------------
+# --- ablation tables -----------------------------------------------------------------------------
+
+def ablation_runs(data: ToyData, arms: dict[str, tuple[str, dict]], probe: Tensor, probe_labels: Tensor, *,
+                  seeds=(0,), steps: int = 400, batch_size: int = 128, lr: float = 3e-3, n_evals: int = 6,
+                  device=None) -> tuple[dict, pd.DataFrame]:
+    r"""Train every arm of an ablation on every seed and measure each trained model on one probe batch.
+
+    Args:
+        data: the toy to train on (a ``ToyData``).
+        arms: {row name: (set-up name, options)}; options go to ``fit`` (e.g. ``stop_gradient=False``)
+            and may override ``steps`` and ``lr`` for that arm: ``dict(steps=1, lr=0.0)`` is the
+            untrained encoder (``fit`` seeds the initialisation, so its weights are those the trained arms
+            start from; only BatchNorm's running statistics see that one batch).
+        probe: (P, D_in) fixed inputs (one view) the trained models are measured on; probe_labels: (P,).
+        seeds: the seeds; each (arm, seed) is one ``fit`` with that seed.
+        steps, batch_size, lr: the optimisation; ``n_evals`` evaluations during training
+            (metrics "std", "erank", "knn_projection", for the curves; none for a 1-step arm).
+    Returns: ``(runs, table)``: ``runs[name, seed]`` is the ``fit`` History; ``table`` has one row per
+        (arm, seed) (index ``arm``, ``seed``) with the final training ``loss``, ``knn`` (leave-one-out
+        kNN accuracy of the probe's projections, ``metrics.knn_accuracy``) and every entry of
+        ``collapse_report`` of the probe's (P, d) projections.
+    """
+    from ..train import fit  # the training loop sits above the metrics; imported where it is used
+
+    check.instance("data", data, ToyData, "a ToyData (e.g. data.vmf_mixture())")
+    check.instance("arms", arms, dict, "a dict {row name: (set-up name, options)}")
+    if not arms:
+        raise ValueError("arms: got an empty dict, expected at least one {row name: (set-up name, options)}")
+    for name, arm in arms.items():
+        if not (isinstance(arm, tuple) and len(arm) == 2 and isinstance(arm[0], str) and isinstance(arm[1], dict)):
+            raise ValueError(f"arms[{name!r}]: got {arm!r}, expected a (set-up name, options dict) pair")
+    check.embeddings("probe", probe)
+    probe_labels = check.labels("probe_labels", probe_labels, len(probe), probe.device)
+    seeds = [check.seed("seeds", s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds: got none, expected at least one seed")
+    n_evals = check.integer("n_evals", n_evals, 1)
+    runs, rows = {}, []
+    for name, (method, options) in arms.items():
+        options = dict(options)
+        arm_steps, arm_lr = options.pop("steps", steps), options.pop("lr", lr)
+        evals = arm_steps >= 2 * n_evals
+        for seed in seeds:
+            h = fit(data, method, steps=arm_steps, batch_size=batch_size, lr=arm_lr,
+                    eval_every=arm_steps // n_evals if evals else 0, eval_size=min(512, len(data)),
+                    metrics=("std", "erank", "knn_projection") if evals else (), seed=seed, progress=False,
+                    device=device, **options)
+            z = h.method.project(probe)  # (P, d) projections of the fixed probe
+            runs[name, seed] = h
+            rows.append(dict(arm=name, seed=seed, loss=h.last().get("loss", math.nan),
+                             knn=M.knn_accuracy(z, probe_labels.to(z.device)), **collapse_report(z)))
+    return runs, pd.DataFrame(rows).set_index(["arm", "seed"])
 
 
+def log_spectrum(singular_values, *, floor: float = 1e-4) -> np.ndarray:
+    r""":math:`\log_{10}\max(\sigma_k/\sigma_1, \text{floor})` for k = 1..K, as a numpy array.
 
+    Args: singular_values (K,) in decreasing order (``metrics.singular_values``), the first > 0;
+        floor in (0, 1]: ratios below it are drawn at ``log10(floor)``. Without a floor, one
+        numerically-zero value (1e-12) would stretch the axis and squash every other line.
+    """
+    s = torch.as_tensor(singular_values).detach().double().cpu().flatten()  # (K,)
+    if s.numel() == 0 or not torch.isfinite(s).all() or (s < 0).any():
+        raise ValueError(f"singular_values: got {s.numel()} values {s[:4].tolist()}..., expected finite values >= 0")
+    if not s[0] > 0:
+        raise ValueError(f"singular_values: the first (largest) value is {float(s[0])}, expected > 0")
+    floor = check.number("floor", floor, low=0.0, high=1.0, low_open=True)
+    return np.log10(np.maximum((s / s[0]).numpy(), floor))
 
 
 # --- encoders with and without a projector -------------------------------------------------------
