@@ -173,3 +173,19 @@ def test_colour_histograms_match_crops_of_one_image_and_colour_jitter_breaks_the
     jittered = A.histogram_matching_accuracy(distorted(patches, generator=gen("cpu", 1)),
                                              distorted(patches, generator=gen("cpu", 2)))
     assert jittered < same / 2
+
+
+def test_view_grid_draws_independent_seeded_views_of_one_image(device):
+    image = images(device, b=1)[0]  # (3, 12, 12)
+    views = A.view_grid(image, ["crop", "color"], n_views=5, seed=3)
+    assert views.shape == (5, 3, 12, 12) and views.device == image.device
+    torch.testing.assert_close(views, A.view_grid(image, ["crop", "color"], n_views=5, seed=3), rtol=0, atol=0)
+    assert len({tuple(v.flatten()[:6].tolist()) for v in views}) == 5  # every view its own draw
+    # the same draws as the recipe on a batch of copies with a generator seeded alike
+    batch = image[None].repeat(5, 1, 1, 1)
+    torch.testing.assert_close(views, A.recipe(["crop", "color"])(batch, generator=gen(device, 3)), rtol=0, atol=0)
+    torch.testing.assert_close(A.view_grid(image, [], n_views=2), image[None].repeat(2, 1, 1, 1))
+    with pytest.raises(ValueError, match="image"):
+        A.view_grid(images(device), n_views=2)
+    with pytest.raises(ValueError, match="n_views"):
+        A.view_grid(image, n_views=0)

@@ -44,7 +44,7 @@ from torch import Tensor
 from . import validation as check
 
 __all__ = ["OPS", "random_resized_crop", "horizontal_flip", "color_jitter", "random_grayscale", "gaussian_blur",
-           "Op", "Compose", "recipe", "op_names", "color_histogram", "histogram_matching_accuracy", "LUMA"]
+           "Op", "Compose", "recipe", "op_names", "view_grid", "color_histogram", "histogram_matching_accuracy", "LUMA"]
 
 #: The op names of ``recipe``, in SimCLR's order.
 OPS = ("crop", "flip", "color", "grayscale", "blur")
@@ -297,6 +297,16 @@ def recipe(ops: Sequence[str] | str = OPS, *, strength: float = 1.0) -> Compose:
     }
     return Compose(tuple(Op(name, *table[name]) for name in names))
 
+
+def view_grid(image: Tensor, ops: Sequence[str] | str = OPS, *, strength: float = 1.0, n_views: int = 8,
+              seed: int = 0) -> Tensor:
+    """``n_views`` independent views of one (C, H, W) ``image`` by ``recipe(ops, strength=strength)``, drawn
+    from a generator seeded ``seed`` on the image's device: (n_views, C, H, W). What the views widget shows."""
+    check.tensor("image", image, ndim=3, dtype="floating", dims="(C, H, W)")
+    n_views, seed = check.integer("n_views", n_views, 1), check.seed("seed", seed)
+    batch = image.unsqueeze(0).expand(n_views, *image.shape).contiguous()  # (V, C, H, W) copies
+    generator = torch.Generator(device=image.device).manual_seed(seed)
+    return recipe(ops, strength=strength)(batch, generator=generator)
 
 # --- the colour-histogram shortcut ---------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from contrastlab import augment as A
 from contrastlab import data as D
 from contrastlab import losses as L
 from contrastlab import methods as Me
@@ -181,6 +182,25 @@ def test_collapse_lab_shows_collapse():
     app.start(background=False)
     assert app.history.last()["std"] < 0.2 / math.sqrt(32)
     assert "effective rank" in titles(app.spectrum)
+    # the figure shows std·√d (d = 32, the projection's size), read against its spread value 1 = std of 1/√d
+    curve = next(t for t in app.curves.data if t.name == "std·√d")
+    recorded = [(r["step"], r["std"]) for r in app.history.records if r.get("std") is not None]
+    assert list(curve.x) == [step for step, _ in recorded]
+    np.testing.assert_allclose(curve.y, [std * math.sqrt(32) for _, std in recorded], rtol=1e-6)
+    assert curve.y[-1] < 0.2 and "std" not in [t.name for t in app.curves.data]
+    spread = [s for s in app.curves.layout.shapes if s.name == "spread"]
+    assert len(spread) == 1 and spread[0].y0 == spread[0].y1 == 1 and spread[0].yref == curve.yaxis
+    assert Wd.CollapseLab.SPREAD_LABEL in [a.text for a in app.curves.layout.annotations]
+
+
+def test_collapse_lab_curve_records_scale_the_std():
+    records = [{"step": 0, "std": 0.25, "loss": float("nan")}, {"step": 10, "std": None}, {"step": 20, "std": 0.0}]
+    history = type("History", (), {"records": records})()
+    out = Wd.CollapseLab.curve_records(history, 16)
+    assert [r.get("std·√d") for r in out] == [1.0, None, 0.0]  # 0.25 · √16 = 1: spread
+    assert "std·√d" not in records[0]  # the history is not modified
+    with pytest.raises(ValueError, match="dim must be an integer >= 1"):
+        Wd.CollapseLab.curve_records(history, 0)
 
 
 def test_hard_negative_explorer():
@@ -258,3 +278,30 @@ def test_the_training_apps_draw_the_losss_reference_values():
     lines = {shape.name: shape.y0 for shape in dashboard.curves.layout.shapes if shape.name}
     assert {"reference:collapsed", "reference:chance", "reference:floor"} <= set(lines), lines
     assert lines["reference:collapsed"] == pytest.approx(math.log(2 * 128 - 1))  # nt_xent, batch 128
+
+
+def test_views_explorer_draws_the_image_and_its_views_in_place():
+    images = torch.rand(3, 3, 12, 12, generator=torch.Generator().manual_seed(0))
+    app = Wd.ViewsExplorer(images, ops=("crop", "color"), n_views=5, columns=3, labels=["a", "b", "c"])
+    assert app.ops == ("crop", "color") and len(app.figure.data) == 1
+    views = app.views()  # (1 + 5, 3, 12, 12): the image, then augment.view_grid's views
+    assert views.shape == (6, 3, 12, 12) and torch.equal(views[0], images[0])
+    torch.testing.assert_close(views[1:], A.view_grid(images[0], ("crop", "color"), n_views=5, seed=0))
+    montage = app.montage()  # 2 rows x 3 columns of 12-pixel tiles, 2-pixel gaps
+    assert montage.shape == (26, 40, 3) and montage.dtype == np.uint8
+    np.testing.assert_array_equal(montage[:12, :12], (images[0].permute(1, 2, 0) * 255).round().byte().numpy())
+    assert (montage[12:14] == 255).all()  # the gap between the rows
+    trace = app.figure.data[0]
+    before = np.array(trace.z)
+    app.strength.value = 0.0  # identity: every tile is the image itself
+    assert app.figure.data[0] is trace  # the same trace, new data
+    after = np.array(app.figure.data[0].z)
+    assert not np.array_equal(before, after)
+    np.testing.assert_array_equal(after[:12, 14:26], after[:12, :12])
+    app.image.value = 2
+    assert "image 2 (c)" in app.figure.layout.title.text and "crop + color" in app.figure.layout.title.text
+    app.checks["color"].value = False
+    app.strength.value = 1.0
+    assert app.ops == ("crop",) and "crop" in app.summary.value and "color" not in app.summary.value
+    with pytest.raises(ValueError, match="images"):
+        Wd.ViewsExplorer(torch.rand(3, 12, 12))

@@ -34,6 +34,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from .. import augment as A
 from .. import data as D
 from .. import losses as L
 from .. import metrics as M
@@ -49,7 +50,7 @@ from .projection import project
 
 __all__ = ["Debouncer", "TemperatureExplorer", "TrainingDashboard", "CollapseLab", "HardNegativeExplorer",
            "EmbeddingExplorer", "DATASET_PRESETS", "training_datasets", "training_methods", "make_dataset",
-           "method_temperature", "DiagnosisApp"]
+           "method_temperature", "DiagnosisApp", "ViewsExplorer"]
 
 
 class Debouncer:
@@ -349,14 +350,17 @@ class TrainingDashboard(_Trainer):
 
 
 class CollapseLab(_Trainer):
-    """Toggle the ingredients that keep a siamese network from collapsing and watch the per-dimension
-    std, the effective rank and the singular-value spectrum live.
+    """Toggle the ingredients that keep a siamese network from collapsing and watch std·√d (the
+    per-dimension std of the normalised embedding times √d, drawn against its spread value 1, a std of
+    1/√d; 0 when collapsed), the effective rank and the singular-value spectrum live.
 
     The toggles map to a set-up: negatives on -> SimCLR (contrastive); else variance/covariance on ->
     VICReg with those terms; else EMA on -> BYOL; else SimSiam with the chosen stop-gradient/predictor.
     """
 
-    CURVES = ("loss", "std", "erank", "uniformity")
+    CURVES = ("loss", "std", "erank", "uniformity")  # what fit records; "std" is drawn as std·√d
+    SHOWN = ("loss", "std·√d", "erank", "uniformity")  # the curves on screen
+    SPREAD_LABEL = "spread: std = 1/√d"
 
     def __init__(self, *, steps: int = 300, seed: int = 0):
         self._build_controls()
@@ -373,7 +377,8 @@ class CollapseLab(_Trainer):
             box.observe(lambda change: self._describe(), names="value")
         self._describe()
         self.spectrum = _figure_widget(viz.spectrum_figure(torch.randn(64, 32), center=False), width=420)
-        self.curves = _figure_widget(viz.training_curves([], metrics=self.CURVES), width=640)
+        self.curves = _figure_widget(viz.training_curves([], metrics=self.SHOWN), width=640)
+        self._spread_reference(self.curves)
         self.widget = W.VBox([W.HBox(self.toggles[:3]), W.HBox(self.toggles[3:]), self.recipe,
                               W.HBox([self.steps, self.start_button, self.stop_button, self.progress, self.status]),
                               self.health, W.HBox([self.curves, self.spectrum])])
@@ -405,8 +410,31 @@ class CollapseLab(_Trainer):
         data = make_dataset("vmf_mixture", self.seed)
         return data, method, dict(options, steps=int(self.steps.value), batch_size=128, seed=self.seed)
 
+    @staticmethod
+    def curve_records(history, dim: int) -> list[dict]:
+        r"""The records of ``history`` with "std·√d" added: the per-dimension std of the normalised
+        embedding (``metrics.collapse_std``, recorded as "std") times :math:`\sqrt{dim}`. It is about 1
+        for embeddings spread over the sphere (std :math:`\approx 1/\sqrt{d}`) and 0 for a complete
+        collapse, whatever the dimension d (notebook 06 reads it the same way)."""
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise ValueError(f"dim must be an integer >= 1 (the embedding dimension), got {dim!r}")
+        scale = float(np.sqrt(dim))
+        return [dict(r, **{"std·√d": r["std"] * scale}) if r.get("std") is not None else dict(r)
+                for r in history.records]
+
+    def _spread_reference(self, fig) -> None:
+        """A dashed line at std·√d = 1 (std = 1/√d, a spread embedding) on the std·√d plot; a shape,
+        so redrawing the curves keeps it."""
+        trace = next(t for t in fig.data if t.name == "std·√d")
+        xref, yref = f"{trace.xaxis or 'x'} domain", trace.yaxis or "y"
+        fig.add_shape(type="line", xref=xref, yref=yref, x0=0, x1=1, y0=1, y1=1, name="spread",
+                      line=dict(color="#2ca02c", width=1, dash="dash"))
+        fig.add_annotation(xref=xref, yref=yref, x=1, y=1, text=self.SPREAD_LABEL, name="spread", showarrow=False,
+                           xanchor="right", yanchor="bottom", font=dict(size=10, color="#2ca02c"))
+
     def _on_eval(self, state: FitState) -> None:
-        viz.training_curves(state.history, metrics=self.CURVES, fig=self.curves, reference=self._reference(state))
+        records = self.curve_records(state.history, state.projections.shape[1])
+        viz.training_curves(records, fig=self.curves, reference=self._reference(state))
         # uncentred, like the "erank" curve: a collapsed batch is one dominant singular value (the mean)
         viz.spectrum_figure(state.projections, center=False, fig=self.spectrum)
 
@@ -628,3 +656,82 @@ class DiagnosisApp(_App):
         self.status.value = (f"{d.stats['rows']} rows x {d.stats['dim']} dims diagnosed in "
                              f"{time.perf_counter() - started:.1f} s; {d.notes[0]}")
         return d
+
+
+# --- 7. views of one image ------------------------------------------------------------------------
+
+class ViewsExplorer(_App):
+    """Compose SimCLR's augmentations (``augment.OPS``, one checkbox each) at a strength and see one image
+    beside ``n_views`` random views of it; every control redraws the same image trace in place.
+
+    ``views()`` and ``montage()`` are the plain functions underneath (``augment.view_grid``); the ``draw``
+    slider is the views' seed. Starts from SimCLR's full recipe at strength 1 unless ``ops`` says otherwise.
+    """
+
+    def __init__(self, images: torch.Tensor, *, ops=A.OPS, strength: float = 1.0, n_views: int = 7,
+                 columns: int = 4, seed: int = 0, labels: list[str] | None = None):
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3 or len(images) < 1:
+            got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ValueError(f"images must be a (N, 3, H, W) tensor of RGB images in [0, 1], got {got}")
+        self.images, self.n_views, self.columns = images.detach().float().cpu(), int(n_views), int(columns)
+        self.labels = labels
+        chosen = A.op_names(ops)
+        self.image = W.IntSlider(value=0, min=0, max=len(images) - 1, description="image", continuous_update=True)
+        self.strength = W.FloatSlider(value=float(strength), min=0.0, max=1.0, step=0.05, description="strength",
+                                      continuous_update=True)
+        self.seed = W.IntSlider(value=int(seed), min=0, max=99, description="draw", continuous_update=True)
+        self.checks = {name: W.Checkbox(value=name in chosen, description=name, indent=False,
+                                        layout=W.Layout(width="110px")) for name in A.OPS}
+        self.summary = W.HTML()
+        montage = self.montage()
+        fig = go.Figure(go.Image(z=montage, hoverinfo="skip"))
+        fig.update_layout(template="plotly_white", width=160 * self.columns, height=170 * (montage.shape[0] //
+                          self.images.shape[2]) + 60, margin=dict(l=10, r=10, t=40, b=10),
+                          xaxis=dict(visible=False), yaxis=dict(visible=False), title=self._title())
+        self.figure = _figure_widget(fig)
+        debounced = Debouncer(self.update)
+        for control in (self.image, self.strength, self.seed, *self.checks.values()):
+            control.observe(lambda change: debounced(), names="value")
+        self.widget = W.VBox([W.HBox([self.image, self.strength, self.seed]), W.HBox(list(self.checks.values())),
+                              self.summary, self.figure])
+        self.update()
+
+    @property
+    def ops(self) -> tuple[str, ...]:
+        return tuple(name for name, box in self.checks.items() if box.value)
+
+    def views(self) -> torch.Tensor:
+        """(1 + n_views, 3, H, W): the chosen image, then its views under the current settings."""
+        image = self.images[int(self.image.value)]  # (3, H, W)
+        views = A.view_grid(image, self.ops, strength=float(self.strength.value), n_views=self.n_views,
+                            seed=int(self.seed.value))
+        return torch.cat([image[None], views])
+
+    def montage(self) -> np.ndarray:
+        """(rows H + gaps, columns W + gaps, 3) uint8: ``views()`` tiled row by row, white 2-pixel gaps."""
+        tiles = self.views().clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).numpy()  # (V, H, W, 3)
+        v, h, w, _ = tiles.shape
+        rows, gap = -(-v // self.columns), 2
+        out = np.full((rows * (h + gap) - gap, self.columns * (w + gap) - gap, 3), 255, dtype=np.uint8)
+        for k, tile in enumerate(tiles):
+            r, c = divmod(k, self.columns)
+            out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tile
+        return out
+
+    def _title(self) -> str:
+        name = "" if self.labels is None else f" ({self.labels[int(self.image.value)]})"
+        ops = " + ".join(self.ops) or "no op (identity)"
+        return (f"image {int(self.image.value)}{name}, then {self.n_views} views: {ops}, "
+                f"strength {self.strength.value:.2f}")
+
+    def update(self) -> None:
+        """Redraw the montage and the title in place (the same trace, new data)."""
+        recipe = A.recipe(self.ops, strength=float(self.strength.value))
+        def value(v) -> str:
+            return f"({v[0]:.2f}, {v[1]:.2f})" if isinstance(v, tuple) else f"{v:.3g}"
+
+        parts = [f"<b>{op.name}</b> " + ", ".join(f"{k}={value(v)}" for k, v in op.kwargs.items()) for op in recipe.ops]
+        self.summary.value = "the recipe: " + (" → ".join(parts) or "identity (no op ticked)")
+        with self.figure.batch_update():
+            self.figure.data[0].z = self.montage()
+            self.figure.layout.title.text = self._title()
