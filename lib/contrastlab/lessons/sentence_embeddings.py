@@ -41,13 +41,17 @@ from .. import validation as check
 from ..losses.core import l2_normalize
 
 __all__ = [
-    "POOLINGS", "minilm_path", "load_minilm", "tokenize", "mean_pool", "encode", "wordpiece_average",
+    "POOLINGS", "MASKS", "minilm_path", "load_minilm", "tokenize", "mean_pool", "encode", "wordpiece_average",
     "cosine_pairs", "sts_spearman", "compact_vocab", "tiny_bert", "SentenceEncoder", "simcse_loss", "simcse_step",
     "embed", "train_simcse",
 ]
 
 POOLINGS = ("mean", "cls")
 """How a sentence vector is read from the token outputs: the masked mean, or the first ([CLS]) token."""
+
+MASKS = ("independent", "same")
+"""How SimCSE's two views draw their dropout masks: each its own ("independent", the method), or one
+mask shared by both views ("same", the "fixed 0.1" control of Gao et al. 2021, Table 3)."""
 
 
 # --- argument checks (the scalar and tensor checks are contrastlab.validation's) ------------------
@@ -355,16 +359,26 @@ def simcse_loss(h: Tensor, h_plus: Tensor, *, temperature: float = 0.05) -> Tens
 
 
 def simcse_step(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor, optimizer: torch.optim.Optimizer, *,
-                temperature: float = 0.05) -> float:
+                temperature: float = 0.05, masks: str = "independent") -> float:
     """One SimCSE update on a batch: encode it twice in train mode (dropout on), InfoNCE, a step.
 
-    The batch is passed once as two stacked copies (2B rows), so each copy draws its own dropout masks,
-    as in the authors' code. Returns the loss before the step.
+    ``masks="independent"`` (SimCSE): the batch is passed once as two stacked copies (2B rows), so each
+    copy draws its own dropout masks, as in the authors' code. ``masks="same"``: both views share one
+    dropout mask, the "fixed 0.1" control of Gao et al. (2021, Table 3). Two passes with the same mask
+    give identical outputs, so this passes the batch once and uses the (B, H) output as both views:
+    the same values and the same gradients as two passes under one mask, at half the cost. Then every
+    positive cosine is 1, as without dropout, but the encoder still trains with dropout on.
+    Returns the loss before the step.
     """
     input_ids, attention_mask = _token_batch(input_ids, attention_mask)
+    masks = check.choice("masks", masks, MASKS)
     encoder.train()
-    z = encoder(input_ids.repeat(2, 1), attention_mask.repeat(2, 1))  # (2B, H): two dropout passes
-    h, h_plus = z.chunk(2)  # (B, H) each
+    if masks == "same":
+        h = encoder(input_ids, attention_mask)  # (B, H): one dropout mask
+        h_plus = h  # (B, H): the second view, bit for bit (its positive cosine is 1)
+    else:
+        z = encoder(input_ids.repeat(2, 1), attention_mask.repeat(2, 1))  # (2B, H): two dropout passes
+        h, h_plus = z.chunk(2)  # (B, H) each
     loss = simcse_loss(h, h_plus, temperature=temperature)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -374,7 +388,7 @@ def simcse_step(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor, o
 
 def train_simcse(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor, *, steps: int = 200,
                  batch_size: int = 64, lr: float = 1e-3, temperature: float = 0.05, seed: int = 0,
-                 eval_every: int = 0, evaluate: Callable[[nn.Module], dict] | None = None,
+                 masks: str = "independent", eval_every: int = 0, evaluate: Callable[[nn.Module], dict] | None = None,
                  callback: Callable[[dict], None] | None = None) -> list[dict]:
     """Train ``encoder`` in place with unsupervised SimCSE on a tokenised corpus (N, L); it ends in eval mode.
 
@@ -383,6 +397,8 @@ def train_simcse(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor, 
     with Adam at learning rate ``lr``.
 
     Args:
+        masks: "independent" (SimCSE: each view its own dropout mask) or "same" (both views one mask;
+            see ``simcse_step``).
         eval_every: call ``evaluate(encoder)`` (in eval mode, no gradient) at step 0, every
             ``eval_every`` steps and at the end; 0: only at the end. Its dict is merged into the record.
         callback: called with every record, e.g. to redraw a figure.
@@ -397,6 +413,7 @@ def train_simcse(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor, 
     lr = float(check.positive_number("lr", lr))
     check.positive_number("temperature", temperature)
     eval_every = check.integer("eval_every", eval_every, 0)
+    masks = check.choice("masks", masks, MASKS)
     if evaluate is not None and not callable(evaluate):
         raise TypeError(f"evaluate must be a callable encoder -> dict, got {type(evaluate).__name__}")
     device = next(encoder.parameters()).device
@@ -426,7 +443,7 @@ def train_simcse(encoder: nn.Module, input_ids: Tensor, attention_mask: Tensor, 
             rows = torch.randperm(len(input_ids), generator=generator)[:batch_size].to(device)  # (B,)
             length = int(lengths[rows].max())
             running.append(simcse_step(encoder, input_ids[rows, :length], attention_mask[rows, :length], optimizer,
-                                       temperature=temperature))
+                                       temperature=temperature, masks=masks))
             if eval_every and step % eval_every == 0 and step != steps:
                 record(step)
         if steps or not eval_every:
