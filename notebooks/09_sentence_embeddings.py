@@ -45,9 +45,9 @@
 # five seeds, twice the steps) about 75 seconds, under 2 minutes of wall time on a quiet 2-core laptop.
 # No downloads: the pretrained model ships as a Python package.
 #
-# **Time in class.** The core path (through the reproduced finding and Exercise 2) takes 60 to 90
-# minutes. Sections titled "Optional:" (where the encoders slip, the UMAP, the live neighbours,
-# Exercises 1 and 3) can be skipped without losing the thread; they still run when you run the whole notebook.
+# **Time in class.** The core path (through the reproduced finding and Exercise 2) takes about 75
+# minutes. Sections titled "Optional:" (anisotropy, where the encoders slip, the UMAP, the live
+# neighbours, Exercises 1 and 3; about 45 minutes together) can be skipped without losing the thread; they still run when you run the whole notebook.
 
 # %% [markdown]
 # ## Setup
@@ -130,7 +130,11 @@ z_a, z_b = sentences.encode(minilm, tokenizer, pair_a), sentences.encode(minilm,
 print(f"sentence embeddings: corpus {tuple(z_bank.shape)}, pairs {tuple(z_a.shape)} and {tuple(z_b.shape)}")
 
 # %% [markdown]
-# ## Anisotropy: MiniLM against word-piece averages
+# ## Optional: anisotropy, MiniLM against word-piece averages
+#
+# *Optional on the core path (about 15 minutes). The one idea to carry on: averaged word-piece
+# vectors crowd into a narrow cone (unrelated sentences have a high mean cosine), and contrastive
+# training spreads them; the reproduction below prints the anisotropy of every arm.*
 #
 # The simplest sentence vector needs no network beyond a lookup table: average the **input embeddings**
 # of the sentence's word pieces (the model's table of word-piece vectors, before any attention). No context, no training for
