@@ -217,7 +217,7 @@ explorer.widget
 # 3. **Seeds.** One effect per seed and a 95% interval over seeds (`contrastlab.lessons.verdicts`).
 # 4. **A baseline.** The trained encoder must beat kNN on the raw inputs.
 #
-# **The toy** (`temp.nuisance_clusters`): 1000 points in 10 clusters on a 16-dimensional sphere (the
+# **The toy** (`data.nuisance_clusters`): 1000 points in 10 clusters on a 16-dimensional sphere (the
 # signal) beside 16 coordinates of per-sample Gaussian noise (the nuisance). A view keeps the signal,
 # with a little noise, and redraws the nuisance: kNN on the raw inputs is blurred by the nuisance, and
 # an encoder that learns the views' invariance can do better.
@@ -227,7 +227,7 @@ OUT_DIM = 64  # the embedding's dimension
 
 
 def make_toy(seed):
-    return temp.nuisance_clusters(1000, n_classes=10, signal_dim=16, nuisance_dim=16, nuisance_scale=0.4,
+    return data.nuisance_clusters(1000, n_classes=10, dim=16, n_nuisance=16, nuisance_scale=0.4,
                                   seed=seed, device=device)
 
 

@@ -280,8 +280,9 @@ print(f"section 1's toy: raw inputs kNN {M.knn_accuracy(toy.x[EVAL], toy.labels[
 # inputs ahead (the printed line), a test on this toy could only say "not tested". Real data are not
 # like that: an image also carries lighting, background and position, which the augmentations vary.
 #
-# **The toy for the test** (`memory.nuisance_mixture`): the same class clusters (10 classes, 32
-# dimensions) plus 32 dimensions of per-sample Gaussian *nuisance*, mixed by a fixed random rotation.
+# **The toy for the test** (`D.nuisance_clusters` with `rotate=True`, from the package's toy datasets):
+# the same class clusters (10 classes, 32 dimensions) plus 32 dimensions of per-sample Gaussian
+# *nuisance*, mixed by a fixed random rotation.
 # A view keeps the cluster point (with the small noise of before) and **redraws the nuisance**, so
 # the positives share the content and nothing else. The nuisance holds the raw inputs' kNN down; an
 # encoder beats it only by learning to ignore what the views vary. Each seed draws its own toy,
@@ -318,7 +319,8 @@ print(small_rule, narrow_rule, sep="\n\n")
 # %%
 acc, raw = {}, {}
 for s in SEEDS:
-    world = memory.nuisance_mixture(seed=s, device=device)  # (2000, 64): 32 signal + 32 nuisance, rotated
+    world = D.nuisance_clusters(2000, n_classes=10, dim=32, n_nuisance=32, nuisance_scale=0.3, concentration=30.0,
+                                view_noise=0.05, rotate=True, seed=s, device=device)  # (2000, 64), rotated
     raw[s] = M.knn_accuracy(world.x[EVAL], world.labels[EVAL], k=20)
     for B in SWEEP_B:
         for m in ("simclr", "dcl"):
@@ -375,7 +377,7 @@ print(narrow_rule.judge(gap[SMALL_B] - gap[LARGE_B], seeds=SEEDS, model=weakest,
 # whether both arms still beat the raw inputs at $B = 4$.
 #
 # **Question.** The gaps here are a few points of accuracy at most. Rerun the sweep with a harder
-# augmentation (`view_noise=0.3` in `nuisance_mixture`) or a warmer $\tau = 0.5$, and predict first, from
+# augmentation (`view_noise=0.3` in the `D.nuisance_clusters` call) or a warmer $\tau = 0.5$, and predict first, from
 # section 2, whether the gap at small batches should grow or shrink. What does the result say about
 # *when* the coupling matters?
 #

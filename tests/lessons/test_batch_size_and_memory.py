@@ -1,13 +1,11 @@
 """contrastlab.lessons.batch_size_and_memory: measured memory (live-tensor peaks, bytes saved for backward, CUDA and RSS
-peaks) and the nuisance toy of lesson 07's reproduction."""
+peaks). The toy of lesson 07's reproduction is data.nuisance_clusters (tests/data/test_nuisance.py)."""
 
 import pytest
 import torch
 
 import contrastlab.losses as L
-from contrastlab.lessons.batch_size_and_memory import (NuisanceMixture, PeakMemory, nuisance_mixture, peak_memory,
-                                                       rss_available, saved_tensor_bytes)
-from contrastlab.metrics import knn_accuracy
+from contrastlab.lessons.batch_size_and_memory import PeakMemory, peak_memory, rss_available, saved_tensor_bytes
 
 MB = 1_000_000  # 250_000 float32 values
 
@@ -145,54 +143,3 @@ def test_validation_names_the_argument():
         peak_memory(lambda: None, device="not-a-device")
     with pytest.raises(ValueError, match='method="cuda"'):
         peak_memory(lambda: None, device="cpu", method="cuda")
-
-
-# ---------------------------------------------------------------------------------- the toy of section 3
-
-
-
-def test_nuisance_mixture_is_seeded_and_the_rotation_is_orthogonal():
-    a, b, c = nuisance_mixture(300, seed=1), nuisance_mixture(300, seed=1), nuisance_mixture(300, seed=2)
-    assert isinstance(a, NuisanceMixture) and a.x.shape == (300, 64) and a.signal.shape == (300, 32)
-    assert torch.equal(a.x, b.x) and torch.equal(a.labels, b.labels) and not torch.equal(a.x, c.x)
-    q = a.mix.double()
-    assert torch.allclose(q @ q.T, torch.eye(64, dtype=torch.float64), atol=1e-5)
-    unmixed = a.x @ a.mix.T  # (300, 64): [signal, nuisance], since Q is orthogonal
-    assert torch.allclose(unmixed[:, :32], a.signal, atol=1e-5)
-    assert unmixed[:, 32:].std().item() == pytest.approx(0.3, rel=0.1)  # nuisance_scale
-
-
-def test_views_keep_the_signal_and_redraw_the_nuisance():
-    toy = nuisance_mixture(400, view_noise=0.0, nuisance_scale=0.5, seed=3)
-    v = toy.views(generator=toy.generator(1)) @ toy.mix.T  # (400, 2, 64) unmixed views
-    assert torch.allclose(v[:, 0, :32], toy.signal, atol=1e-5) and torch.allclose(v[:, 1, :32], toy.signal, atol=1e-5)
-    nuisance = toy.x @ toy.mix.T
-    nu0, nu1 = v[:, 0, 32:], v[:, 1, 32:]
-    corr = lambda p, q: float(((p - p.mean()) * (q - q.mean())).mean() / (p.std() * q.std()))  # noqa: E731
-    assert abs(corr(nu0, nu1)) < 0.05 and abs(corr(nu0, nuisance[:, 32:])) < 0.05, "the nuisance must be redrawn"
-    assert nu0.std().item() == pytest.approx(0.5, rel=0.1)
-    noisy = nuisance_mixture(400, view_noise=0.2, seed=3).views(generator=toy.generator(1)) @ toy.mix.T
-    assert torch.allclose(noisy[:, 0, :32].norm(dim=1), torch.ones(400), atol=1e-5), "the signal of a view is unit"
-    assert not torch.allclose(noisy[:, 0, :32], toy.signal, atol=1e-2)
-
-
-def test_the_nuisance_holds_the_raw_knn_down_and_scale_zero_removes_it():
-    clean, noisy = nuisance_mixture(1000, nuisance_scale=0.0, seed=0), nuisance_mixture(1000, seed=0)
-    signal_knn = knn_accuracy(clean.signal, clean.labels, k=20)
-    assert knn_accuracy(clean.x, clean.labels, k=20) == pytest.approx(signal_knn, abs=1e-9)  # a rotation only
-    assert knn_accuracy(noisy.x, noisy.labels, k=20) < signal_knn - 0.1
-
-
-def test_subset_keeps_signal_and_inputs_together():
-    toy = nuisance_mixture(200, seed=4)
-    part = toy.subset(torch.arange(10, 30))
-    assert torch.equal(part.x, toy.x[10:30]) and torch.equal(part.signal, toy.signal[10:30])
-    assert torch.equal(part.mix, toy.mix)
-
-
-@pytest.mark.parametrize("knob, value, error", [("n_nuisance", 0, ValueError), ("n_nuisance", 2.0, TypeError),
-                                                ("nuisance_scale", -0.1, ValueError), ("seed", -1, ValueError),
-                                                ("concentration", -1.0, ValueError), ("dim", 1, ValueError)])
-def test_bad_knobs_are_refused_by_name(knob, value, error):
-    with pytest.raises(error, match=knob):
-        nuisance_mixture(50, **{knob: value})

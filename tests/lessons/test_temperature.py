@@ -121,41 +121,6 @@ def test_monotone_from_sorts_by_tau_and_checks_lengths():
         T.monotone_from([0.1, 0.2], [1.0])
 
 
-def test_nuisance_clusters_views_keep_the_signal_and_redraw_the_nuisance():
-    toy = T.nuisance_clusters(300, n_classes=3, signal_dim=6, nuisance_dim=5, nuisance_scale=0.5, view_noise=0.0, seed=2)
-    assert toy.x.shape == (300, 11) and toy.latents.shape == (300, 6) and toy.labels.shape == (300,)
-    clusters = D.vmf_mixture(300, n_classes=3, dim=6, view_noise=0.0, seed=2)  # the same signal, the same labels
-    torch.testing.assert_close(toy.x[:, :6], clusters.x)
-    assert torch.equal(toy.labels, clusters.labels)
-    v = toy.views(torch.arange(300), generator=toy.generator(0))  # (300, 2, 11)
-    torch.testing.assert_close(v[:, 0, :6], toy.x[:, :6])  # view_noise 0: the signal is kept exactly
-    torch.testing.assert_close(v[:, 1, :6], toy.x[:, :6])
-    nuisance = v[:, :, 6:]  # (300, 2, 5): independent draws of std 0.5, unrelated to the stored nuisance
-    assert abs(float(nuisance.std()) - 0.5) < 0.03
-    corr = np.corrcoef(nuisance[:, 0].flatten().numpy(), nuisance[:, 1].flatten().numpy())[0, 1]
-    assert abs(corr) < 0.06
-    again = T.nuisance_clusters(300, n_classes=3, signal_dim=6, nuisance_dim=5, nuisance_scale=0.5, view_noise=0.0, seed=2)
-    assert torch.equal(toy.x, again.x)
-    assert not torch.equal(toy.x, T.nuisance_clusters(300, n_classes=3, signal_dim=6, nuisance_dim=5, seed=3).x)
-
-
-def test_the_nuisance_hides_the_clusters_from_raw_knn():
-    from contrastlab import metrics as M
-
-    accuracy = {s: M.knn_accuracy(T.nuisance_clusters(600, nuisance_scale=s, seed=0).x, T.nuisance_clusters(
-        600, nuisance_scale=s, seed=0).labels, k=20) for s in (0.0, 0.4)}
-    assert accuracy[0.0] > 0.9 and accuracy[0.4] < accuracy[0.0] - 0.1, accuracy
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(nuisance_scale=-0.1), "nuisance_scale"), (dict(nuisance_dim=0), "nuisance_dim"),
-    (dict(signal_dim=1), "dim"), (dict(n_classes=0), "n_classes"), (dict(seed=-1), "seed"),
-])
-def test_nuisance_clusters_rejects_bad_knobs(kwargs, match):
-    with pytest.raises((ValueError, TypeError), match=match):
-        T.nuisance_clusters(50, **kwargs)
-
-
 def test_log_slope_against_numpy_polyfit_and_a_closed_form():
     taus = [0.07, 0.1, 0.2, 0.5, 1.0]
     values = [-3.7, -3.75, -3.6, -3.1, -2.4]

@@ -5,6 +5,8 @@ Every generator returns a ``ToyData`` (clean inputs ``x``, ``labels``, ``latents
 
 - ``vmf_mixture``: class clusters on the sphere (classes, imbalance, concentration, view noise, dim);
   the number of classes sets the false-negative (class-collision) rate, about 1/K.
+- ``nuisance_clusters``: those clusters beside per-sample nuisance that every view redraws (optionally
+  mixed by a fixed rotation): raw inputs that a trained encoder must beat (lessons 02 and 07).
 - ``latent_mlp``: x = g(z) through a random invertible MLP (Zimmermann et al. 2021).
 - ``feature_mix``: easy / class / subclass features (Xue et al. 2023).
 - ``paired_modalities``: two modalities of one latent, for CLIP-style learning.
@@ -36,12 +38,14 @@ from .digits import AUGMENTATIONS, Digits, augment_digits, digits
 from .images import REGIONS, ImagePatches, image_patches
 from .features import FeatureMix, feature_mix
 from .latent import LatentMLP, latent_mlp
+from .nuisance import NuisanceClusters, nuisance_clusters
 from .paired import PairedModalities, paired_modalities
 from .spheres import SphereMixture, vmf_mixture
 from .user import ArrayData, arrays, from_arrays, integer_labels, load_array
 
 __all__ = [
-    "text", "ToyData", "vmf_mixture", "SphereMixture", "latent_mlp", "LatentMLP", "feature_mix", "FeatureMix",
+    "text", "ToyData", "vmf_mixture", "SphereMixture", "nuisance_clusters", "NuisanceClusters",
+    "latent_mlp", "LatentMLP", "feature_mix", "FeatureMix",
     "paired_modalities", "PairedModalities", "digits", "Digits", "augment_digits", "AUGMENTATIONS",
     "image_patches", "ImagePatches", "REGIONS",
     "anisotropic_gaussian", "AnisotropicGaussian", "compositional_pairs", "CompositionalPairs", "swap_attributes",
@@ -50,8 +54,9 @@ __all__ = [
 ]
 
 DATASETS: dict[str, Callable[..., ToyData]] = {
-    fn.__name__: fn for fn in (vmf_mixture, latent_mlp, feature_mix, digits, image_patches, anisotropic_gaussian,
-                               paired_modalities, compositional_pairs, correlated_gaussians, arrays)
+    fn.__name__: fn for fn in (vmf_mixture, nuisance_clusters, latent_mlp, feature_mix, digits, image_patches,
+                               anisotropic_gaussian, paired_modalities, compositional_pairs, correlated_gaussians,
+                               arrays)
 }
 
 

@@ -1,11 +1,7 @@
-r"""Lesson 07's helpers: a toy where training must beat the raw inputs, and memory, measured.
+r"""Lesson 07's helpers: memory, measured.
 
-**The toy** (``nuisance_mixture``): the class clusters of ``data.vmf_mixture`` plus per-sample
-Gaussian *nuisance* dimensions, mixed by a fixed rotation, whose views redraw the nuisance. The
-raw inputs' kNN accuracy is held down by the nuisance, so an encoder beats it only by learning the
-invariance the views teach: a baseline that a contrastive verdict can fail to beat.
-
-**Memory** (the rest of the module):
+(The lesson's toy, class clusters beside nuisance that the views redraw, mixed by a fixed rotation, is
+``data.nuisance_clusters(..., rotate=True)``.)
 
 A dense in-batch contrastive loss builds an (N, N) logit matrix (``(2N, 2N)`` for NT-Xent) and
 autograd keeps it, or its log-softmax, until the backward pass: O(N^2) bytes. The tiled path
@@ -38,7 +34,6 @@ contrastive batches; PyTorch's ``torch.cuda.memory`` notes on the caching alloca
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import os
 import weakref
@@ -47,18 +42,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import numpy as np
-import torch.nn.functional as F
 from torch import Tensor
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.weak import WeakIdKeyDictionary
 
 from .. import validation as check
-from ..data import vmf_mixture
-from ..data.base import ToyData, per_sample, rng, tensor
 
-__all__ = ["NuisanceMixture", "nuisance_mixture", "PeakMemory", "SavedTensors", "peak_memory", "saved_tensor_bytes", "rss_available", "METHODS"]
+__all__ = ["PeakMemory", "SavedTensors", "peak_memory", "saved_tensor_bytes", "rss_available", "METHODS"]
 
 METHODS = ("auto", "cuda", "tensors", "rss")
 _CLEAR_REFS = "/proc/self/clear_refs"
@@ -92,65 +83,6 @@ class SavedTensors:
     @property
     def mib(self) -> float:
         return self.bytes / 2**20
-
-
-# ---------------------------------------------------------------------------------------------
-# the toy: class clusters plus nuisance that the views redraw
-
-@dataclasses.dataclass(kw_only=True)
-class NuisanceMixture(ToyData):
-    r"""Class clusters on a sphere plus per-sample nuisance, mixed by a fixed rotation.
-
-    :math:`x_i = [s_i,\ \nu_i]\,Q` with :math:`s_i` a point of ``data.vmf_mixture`` (unit, ``dim``),
-    :math:`\nu_i \sim \mathcal N(0, \sigma^2 I_K)` (``nuisance_scale`` σ, ``n_nuisance`` K) and Q a
-    fixed random orthogonal (dim + K, dim + K) matrix, so that no input coordinate is pure signal.
-    A view is :math:`[\,\mathrm{normalise}(s_i + \eta\,\varepsilon),\ \nu'\,]\,Q` with a fresh
-    :math:`\nu' \sim \mathcal N(0, \sigma^2 I_K)`: the augmentation keeps the content and redraws the rest.
-    ``signal`` (N, dim) holds :math:`s_i`; ``mix`` is Q.
-    """
-
-    signal: Tensor = per_sample()
-    mix: Tensor
-    view_noise: float
-    nuisance_scale: float
-
-    def _view(self, idx: Tensor, generator: torch.Generator) -> Tensor:
-        s = self.signal[idx]  # (B, dim)
-        s = F.normalize(s + self.view_noise * torch.randn(s.shape, generator=generator, device=s.device,
-                                                          dtype=s.dtype), dim=1)
-        nu = self.nuisance_scale * torch.randn(len(idx), self.mix.shape[0] - s.shape[1], generator=generator,
-                                               device=s.device, dtype=s.dtype)  # (B, K) fresh nuisance
-        return torch.cat([s, nu], 1) @ self.mix  # (B, dim + K)
-
-
-def nuisance_mixture(n: int = 2000, *, n_classes: int = 10, dim: int = 32, concentration: float = 30.0,
-                     view_noise: float = 0.05, n_nuisance: int = 32, nuisance_scale: float = 0.3, seed: int = 0,
-                     device: torch.device | str = "cpu") -> NuisanceMixture:
-    """Lesson 07's toy: ``data.vmf_mixture`` (its first five knobs) with ``n_nuisance`` nuisance dimensions.
-
-    Args:
-        n, n_classes, dim, concentration, view_noise: as in ``data.vmf_mixture`` (``view_noise`` moves
-            the signal of a view; the nuisance is redrawn whatever its value).
-        n_nuisance: K >= 1 nuisance dimensions. nuisance_scale: their standard deviation σ >= 0
-            (0: a rotated vmf_mixture, whose raw inputs are as good as any encoder).
-        seed: fixes the clusters, the points, the nuisance and the rotation; device: where the tensors live.
-    Returns: ``NuisanceMixture`` with x (n, dim + K), labels (n,), latents = signal (n, dim).
-    """
-    n_nuisance = check.integer("n_nuisance", n_nuisance, 1)
-    nuisance_scale = check.number("nuisance_scale", nuisance_scale, low=0.0)
-    seed = check.seed("seed", seed)
-    base = vmf_mixture(n, n_classes=n_classes, dim=dim, concentration=concentration, view_noise=view_noise,
-                       seed=seed, device=device)  # checks the other knobs
-    g = rng(seed + 1)  # the nuisance and the rotation, apart from the clusters' generator
-    width = base.x.shape[1] + n_nuisance
-    q, _ = np.linalg.qr(g.standard_normal((width, width)))  # (width, width) orthogonal
-    mix = tensor(q, base.device)
-    nuisance = tensor(nuisance_scale * g.standard_normal((base.x.shape[0], n_nuisance)), base.device)  # (n, K)
-    knobs = {**base.knobs, "n_nuisance": n_nuisance, "nuisance_scale": nuisance_scale}
-    knobs.pop("kind", None), knobs.pop("imbalance", None)
-    return NuisanceMixture(x=torch.cat([base.x, nuisance], 1) @ mix, labels=base.labels, latents=base.x.clone(),
-                           signal=base.x, mix=mix, view_noise=float(view_noise), nuisance_scale=nuisance_scale,
-                           knobs=knobs)
 
 
 # ---------------------------------------------------------------------------------------------

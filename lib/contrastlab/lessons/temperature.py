@@ -16,8 +16,6 @@ share of any top-k set H obeys :math:`\frac{d}{d\beta}\log\sum_{j\in H} r_{ij} =
 (mean similarity over H minus the r-weighted mean over all negatives), so it grows monotonically.
 
 - ``relative_penalty``, ``hardest_share``: these weights, exactly, from a similarity matrix;
-- ``nuisance_clusters``: the toy of the τ sweep, class clusters plus a nuisance block that every view
-  redraws (so the raw inputs are a baseline a trained encoder can beat);
 - ``sweep_temperature``: ``fit`` at several τ and seeds -> one tidy row per evaluation, with tolerance
   and the raw-input kNN baseline;
 - ``log_slope``: the per-seed effect of the sweep, the least-squares slope of a metric against log10 τ;
@@ -25,13 +23,15 @@ share of any top-k set H obeys :math:`\frac{d}{d\beta}\log\sum_{j\in H} r_{ij} =
 - ``monotone_from``: from which τ on a swept metric is monotone (to describe a trend honestly);
 - ``check_relative_penalty``, ``check_triplet_limit``: the self-checks of the notebook's exercises.
 
+The toy of the lesson's τ sweep, class clusters beside nuisance that every view redraws, is
+``data.nuisance_clusters``.
+
 References: Wang & Liu 2021, "Understanding the Behaviour of Contrastive Loss" (CVPR, arXiv:2012.09740).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -42,11 +42,9 @@ from torch import Tensor
 from .. import losses as L
 from .. import metrics as M
 from .. import validation as check
-from ..data import vmf_mixture
-from ..data.base import ToyData
 from .exercises import attempt
 
-__all__ = ["relative_penalty", "hardest_share", "NuisanceClusters", "nuisance_clusters", "log_slope",
+__all__ = ["relative_penalty", "hardest_share", "log_slope",
            "last_stretch", "monotone_from", "sweep_temperature", "check_relative_penalty", "check_triplet_limit"]
 
 
@@ -108,60 +106,6 @@ def hardest_share(similarity: Tensor, *, temperature: float, k: int = 1,
     masked[torch.arange(len(s), device=s.device), pos] = float("-inf")  # the positive is never a negative
     top = masked.topk(k, dim=1).indices  # (N, k) the hardest negatives
     return r.gather(1, top).sum(1)
-
-
-@dataclass(kw_only=True)
-class NuisanceClusters(ToyData):
-    """Class clusters on a sphere (the first ``signal_dim`` coordinates) beside a nuisance block that
-    every view redraws; see ``nuisance_clusters``. ``latents`` are the signal coordinates alone."""
-
-    signal_dim: int
-    nuisance_scale: float
-    view_noise: float
-
-    def _view(self, idx: Tensor, generator: torch.Generator) -> Tensor:
-        x = self.x[idx]  # (B, signal_dim + nuisance_dim)
-        signal, nuisance = x[:, :self.signal_dim], x[:, self.signal_dim:]  # (B, S), (B, U)
-        noise = torch.randn(signal.shape, generator=generator, device=x.device, dtype=x.dtype)  # (B, S)
-        fresh = torch.randn(nuisance.shape, generator=generator, device=x.device, dtype=x.dtype)  # (B, U)
-        return torch.cat([F.normalize(signal + self.view_noise * noise, dim=1), self.nuisance_scale * fresh], dim=1)
-
-
-def nuisance_clusters(n: int = 1000, *, n_classes: int = 10, signal_dim: int = 16, nuisance_dim: int = 16,
-                      nuisance_scale: float = 0.4, concentration: float = 20.0, view_noise: float = 0.1,
-                      seed: int = 0, device: torch.device | str = "cpu") -> NuisanceClusters:
-    r"""The toy of the lesson's τ sweep: class clusters that a nuisance block hides from the raw inputs.
-
-    .. math:: x_i = [\,s_i,\ u_i\,],\quad s_i \sim \mathrm{vMF}(\mu_{y_i}, \kappa)\ \text{on } S^{S-1},
-              \quad u_i \sim \mathcal N(0, \sigma^2 I_U)
-
-    A view is :math:`[\,\mathrm{normalise}(s_i + \text{view\_noise}\cdot\varepsilon),\ \sigma\varepsilon'\,]`:
-    it keeps the signal (the class clusters of ``data.vmf_mixture``) and redraws the nuisance, so a
-    positive pair shares nothing of :math:`u`. kNN on the raw inputs suffers from the nuisance (its
-    distances add :math:`\lVert u_i - u_j\rVert^2 \approx 2U\sigma^2` of noise); an encoder that
-    learns the views' invariance can ignore it. That makes the raw inputs a baseline that a trained
-    encoder must beat, which the clusters alone are not (their raw kNN is close to the best possible).
-
-    Args:
-        n: samples; n_classes: K clusters (a random negative shares the anchor's class with
-            probability about 1/K); signal_dim: S, the dimension of the clusters' space;
-            nuisance_dim: U; nuisance_scale: σ >= 0, the nuisance's std per coordinate (a unit signal
-            vector has about 1/√S per coordinate); concentration: κ of the clusters; view_noise: the
-            augmentation strength on the signal; seed, device: as every toy dataset.
-    Returns: ``NuisanceClusters`` with x (n, S + U), labels (n,), latents (n, S) the signal.
-    """
-    nuisance_dim = check.integer("nuisance_dim", nuisance_dim, 1)
-    nuisance_scale = check.number("nuisance_scale", nuisance_scale, low=0.0)
-    clusters = vmf_mixture(n, n_classes=n_classes, dim=signal_dim, concentration=concentration,
-                           view_noise=view_noise, seed=seed, device=device)  # checks n, K, S, κ, noise, seed
-    g = np.random.default_rng([seed, 1])  # an independent stream for the nuisance
-    nuisance = torch.as_tensor(nuisance_scale * g.standard_normal((n, nuisance_dim)), dtype=clusters.x.dtype,
-                               device=clusters.device)  # (n, U)
-    knobs = dict(n=n, n_classes=n_classes, signal_dim=signal_dim, nuisance_dim=nuisance_dim,
-                 nuisance_scale=nuisance_scale, concentration=concentration, view_noise=view_noise, seed=seed)
-    return NuisanceClusters(x=torch.cat([clusters.x, nuisance], dim=1), labels=clusters.labels,
-                            latents=clusters.x.clone(), knobs=knobs, signal_dim=int(signal_dim),
-                            nuisance_scale=float(nuisance_scale), view_noise=float(view_noise))
 
 
 def _finite_floats(name: str, values: object) -> np.ndarray:
