@@ -592,3 +592,75 @@ def test_spaced_labels_bad_input(kwargs, match):
     args = dict(x=[0.0, 1.0], y=[0.0, 1.0], labels=["a", "b"])
     with pytest.raises(ValueError, match=match):
         viz.spaced_labels(**{**args, **kwargs})
+
+
+def _views(n=5, h=6, w=4, seed=0):
+    return torch.rand(n, 3, h, w, generator=torch.Generator().manual_seed(seed))  # (N, 3, H, W) in [0, 1]
+
+
+def test_view_montage_tiles_row_by_row_with_white_gaps():
+    views = _views()
+    out = viz.view_montage(views, columns=3, gap=2)
+    assert out.shape == (2 * 6 + 2, 3 * 4 + 2 * 2, 3) and out.dtype == np.uint8  # 2 rows x 3 columns
+    for k in range(5):  # an independent loop: tile k at row k // 3, column k % 3, pixel = round(255 v)
+        r, c = divmod(k, 3)
+        expected = np.rint(views[k].numpy().transpose(1, 2, 0).astype(np.float64) * 255).astype(np.uint8)
+        np.testing.assert_array_equal(out[r * 8:r * 8 + 6, c * 6:c * 6 + 4], expected)
+    assert (out[6:8] == 255).all() and (out[:, 4:6] == 255).all()  # the gaps
+    assert (out[8:, 12:] == 255).all()  # the empty cell after the last view
+    np.testing.assert_array_equal(viz.view_montage(views.numpy(), columns=3), out)  # numpy in, same pixels
+    assert viz.view_montage(views[:1], columns=4, gap=0).shape == (6, 4 * 4 + 0, 3)
+    np.testing.assert_array_equal(viz.view_montage(torch.zeros(1, 3, 2, 2, dtype=torch.float64), gap=0)[:, :2],
+                                  np.zeros((2, 2, 3), np.uint8))
+
+
+def test_view_grid_figure_one_image_trace_of_the_montage():
+    views = _views(8, 12, 12)
+    fig = viz.view_grid_figure(views, columns=4, title="eight views")
+    assert isinstance(fig, go.Figure) and len(fig.data) == 1 and fig.data[0].type == "image"
+    np.testing.assert_array_equal(np.array(fig.data[0].z), viz.view_montage(views, columns=4))
+    assert fig.layout.title.text == "eight views" and fig.layout.width == 4 * 160 and fig.layout.height == 2 * 170 + 60
+    assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
+    assert viz.view_grid_figure(views[:3], columns=2).layout.title.text == "3 views"  # the default title
+    fig.to_html(include_plotlyjs=False)
+
+
+def test_view_grid_figure_updates_in_place():
+    widget = go.FigureWidget(viz.view_grid_figure(_views(seed=0), columns=3))
+    trace = widget.data[0]
+    before = np.array(trace.z)
+    returned = viz.view_grid_figure(_views(seed=1), columns=3, title="new draw", fig=widget)
+    assert returned is widget and widget.data[0] is trace and len(widget.data) == 1  # same figure, same trace
+    after = np.array(widget.data[0].z)
+    assert after.shape == before.shape and not np.array_equal(after, before)
+    np.testing.assert_array_equal(after, viz.view_montage(_views(seed=1), columns=3))
+    assert widget.layout.title.text == "new draw"
+    with pytest.raises(ValueError, match="not by view_grid_figure"):
+        viz.view_grid_figure(_views(), fig=viz.spectrum_figure(_rand(20, 4)))
+    with pytest.raises(TypeError, match="fig must be None"):
+        viz.view_grid_figure(_views(), fig="figure")
+
+
+def test_view_grid_figure_on_device(device):
+    views = _views()
+    fig = viz.view_grid_figure(views.to(device), columns=3)
+    np.testing.assert_array_equal(np.array(fig.data[0].z), viz.view_montage(views, columns=3))
+    assert views.device.type == "cpu" and torch.equal(views, _views())  # the input is not modified
+
+
+@pytest.mark.parametrize("views, kwargs, error, match", [
+    (torch.rand(3, 6, 6), {}, ValueError, r"views must be a 4-d floating-point tensor \(N, 3, H, W\)"),
+    (torch.rand(2, 1, 6, 6), {}, ValueError, r"\(N, 3, H, W\).*got \(2, 1, 6, 6\)"),
+    (torch.rand(0, 3, 6, 6), {}, ValueError, "N, H, W >= 1"),
+    (torch.full((1, 3, 2, 2), 255.0), {}, ValueError, r"in \[0, 1\], got values in \[255, 255\]"),
+    (torch.tensor(float("nan")).expand(1, 3, 2, 2), {}, ValueError, "finite"),
+    (torch.zeros(1, 3, 2, 2, dtype=torch.uint8), {}, TypeError, "floating-point"),
+    ([[[[0.5]]]], {}, TypeError, "views must be a 4-d"),
+    (torch.rand(2, 3, 4, 4), {"columns": 0}, ValueError, "columns"),
+    (torch.rand(2, 3, 4, 4), {"columns": 2.5}, TypeError, "columns"),
+    (torch.rand(2, 3, 4, 4), {"gap": -1}, ValueError, "gap"),
+    (torch.rand(2, 3, 4, 4), {"title": 3}, TypeError, "title"),
+])
+def test_view_grid_figure_bad_input(views, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        viz.view_grid_figure(views, **kwargs)

@@ -16,6 +16,7 @@ from contrastlab import data as D
 from contrastlab import losses as L
 from contrastlab import methods as Me
 from contrastlab import metrics as M
+from contrastlab.interactive import figures as viz
 from contrastlab.interactive import widgets as Wd
 
 
@@ -291,6 +292,8 @@ def test_views_explorer_draws_the_image_and_its_views_in_place():
     assert montage.shape == (26, 40, 3) and montage.dtype == np.uint8
     np.testing.assert_array_equal(montage[:12, :12], (images[0].permute(1, 2, 0) * 255).round().byte().numpy())
     assert (montage[12:14] == 255).all()  # the gap between the rows
+    np.testing.assert_array_equal(np.array(app.figure.data[0].z), montage)
+    assert viz.view_grid_figure(views.clamp(0, 1), columns=3, fig=app.figure) is app.figure  # the builder's own figure
     trace = app.figure.data[0]
     before = np.array(trace.z)
     app.strength.value = 0.0  # identity: every tile is the image itself

@@ -42,7 +42,7 @@ __all__ = [
     "circle_figure", "sphere_figure", "embedding_figure", "projection_figure", "candidate_roles",
     "similarity_figure", "softmax_bars", "negative_weights_figure", "training_curves", "spectrum_figure",
     "alignment_uniformity_figure", "similarity_histogram", "LOSSES", "POSITIVE", "NEGATIVE", "IGNORED",
-    "history_reference", "spaced_labels",
+    "history_reference", "spaced_labels", "view_montage", "view_grid_figure",
 ]
 
 POSITIVE, NEGATIVE, IGNORED = 2, 1, 0  # the codes of candidate_roles
@@ -1123,3 +1123,73 @@ def spaced_labels(x, y, labels: Sequence[str], *, min_gap: float = 0.06) -> list
         if all(np.abs(scaled[i] - scaled[j]).max() >= min_gap for j in kept):
             kept.append(i)
     return [str(labels[i]) if i in kept else "" for i in range(len(xs))]
+
+
+# ----------------------------------------------------------------------------- views of one image
+
+def view_montage(views, *, columns: int = 4, gap: int = 2) -> np.ndarray:
+    """Tile RGB views row by row into one uint8 image, with white ``gap``-pixel gaps between the tiles.
+
+    Each value v in [0, 1] becomes round(255 v) (computed in the views' own float dtype). Tile k sits at
+    row k // columns, column k % columns; the cells after the last view stay white.
+
+    Args:
+        views: (N, 3, H, W) floating tensor (any device) or numpy array, RGB values in [0, 1], N >= 1.
+        columns: tiles per row, >= 1.  gap: white pixels between neighbouring tiles, >= 0.
+    Returns: (R (H + gap) - gap, C (W + gap) - gap, 3) uint8 array, R = ceil(N / C) rows, C = ``columns``.
+    """
+    x = torch.from_numpy(views) if isinstance(views, np.ndarray) else views
+    x = check.tensor("views", x, ndim=4, dtype="floating", dims="(N, 3, H, W)")
+    columns, gap = check.integer("columns", columns, 1), check.integer("gap", gap, 0)
+    if x.shape[1] != 3 or 0 in x.shape:
+        raise ValueError(f"views must have shape (N, 3, H, W) with N, H, W >= 1 (RGB views), got {tuple(x.shape)}")
+    x = x.detach().cpu()
+    if not torch.isfinite(x).all():
+        raise ValueError(f"views must be finite, got {int((~torch.isfinite(x)).sum())} NaN or inf value(s)")
+    low, high = float(x.min()), float(x.max())
+    if low < 0 or high > 1:
+        raise ValueError(f"views must hold RGB values in [0, 1], got values in [{low:.4g}, {high:.4g}] "
+                         f"(clamp them, or divide 0-255 images by 255)")
+    tiles = x.mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (N, H, W, 3)
+    n, h, w, _ = tiles.shape
+    rows = -(-n // columns)
+    out = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap, 3), 255, dtype=np.uint8)
+    for k, tile in enumerate(tiles):
+        r, c = divmod(k, columns)
+        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tile
+    return out
+
+
+def view_grid_figure(views, *, columns: int = 4, gap: int = 2, title: str | None = None, fig=None) -> go.Figure:
+    """A grid of RGB views of one image (e.g. the image, then ``augment.view_grid``'s views of it).
+
+    The views are tiled row by row by ``view_montage`` and drawn as one image trace, without axes,
+    160 px wide per column and 170 px high per row (plus 60 px for the title).
+
+    Args:
+        views: (N, 3, H, W) floating tensor (any device) or numpy array, RGB values in [0, 1], N >= 1.
+        columns: tiles per row, >= 1.  gap: white pixels between neighbouring tiles, >= 0.
+        title: default f"{N} views".
+        fig: a figure from ``view_grid_figure`` to update in place (its image trace gets the new pixels).
+    Returns: a figure with one ``go.Image`` trace whose ``z`` is the (rows, cols, 3) uint8 montage.
+    """
+    builder = "view_grid_figure"
+    montage = view_montage(views, columns=columns, gap=gap)  # checks views, columns, gap
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a str or None, got {type(title).__name__}")
+    n = len(views)
+    rows = -(-n // columns)
+    title = f"{n} views" if title is None else title
+    size = dict(width=160 * columns, height=170 * rows + 60)
+
+    if _reuse(fig, builder):
+        with fig.batch_update():
+            fig.data[0].z = montage
+            fig.layout.title.text = title
+            fig.update_layout(**size)
+        return fig
+
+    fig = go.Figure(go.Image(z=montage, hoverinfo="skip", name="views"))
+    _style(fig, builder, title_text=title, margin=dict(l=10, r=10, t=40, b=10),
+           xaxis=dict(visible=False), yaxis=dict(visible=False), **size)
+    return fig

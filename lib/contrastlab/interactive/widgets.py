@@ -683,12 +683,7 @@ class ViewsExplorer(_App):
         self.checks = {name: W.Checkbox(value=name in chosen, description=name, indent=False,
                                         layout=W.Layout(width="110px")) for name in A.OPS}
         self.summary = W.HTML()
-        montage = self.montage()
-        fig = go.Figure(go.Image(z=montage, hoverinfo="skip"))
-        fig.update_layout(template="plotly_white", width=160 * self.columns, height=170 * (montage.shape[0] //
-                          self.images.shape[2]) + 60, margin=dict(l=10, r=10, t=40, b=10),
-                          xaxis=dict(visible=False), yaxis=dict(visible=False), title=self._title())
-        self.figure = _figure_widget(fig)
+        self.figure = _figure_widget(viz.view_grid_figure(self._shown(), columns=self.columns, title=self._title()))
         debounced = Debouncer(self.update)
         for control in (self.image, self.strength, self.seed, *self.checks.values()):
             control.observe(lambda change: debounced(), names="value")
@@ -707,16 +702,14 @@ class ViewsExplorer(_App):
                             seed=int(self.seed.value))
         return torch.cat([image[None], views])
 
+    def _shown(self) -> torch.Tensor:
+        """``views()`` clamped to [0, 1], as the figure draws them."""
+        return self.views().clamp(0, 1)
+
     def montage(self) -> np.ndarray:
-        """(rows H + gaps, columns W + gaps, 3) uint8: ``views()`` tiled row by row, white 2-pixel gaps."""
-        tiles = self.views().clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).numpy()  # (V, H, W, 3)
-        v, h, w, _ = tiles.shape
-        rows, gap = -(-v // self.columns), 2
-        out = np.full((rows * (h + gap) - gap, self.columns * (w + gap) - gap, 3), 255, dtype=np.uint8)
-        for k, tile in enumerate(tiles):
-            r, c = divmod(k, self.columns)
-            out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tile
-        return out
+        """(rows H + gaps, columns W + gaps, 3) uint8: ``views()`` tiled row by row, white 2-pixel gaps
+        (``figures.view_montage``, what the figure's image trace shows)."""
+        return viz.view_montage(self._shown(), columns=self.columns)
 
     def _title(self) -> str:
         name = "" if self.labels is None else f" ({self.labels[int(self.image.value)]})"
@@ -725,13 +718,11 @@ class ViewsExplorer(_App):
                 f"strength {self.strength.value:.2f}")
 
     def update(self) -> None:
-        """Redraw the montage and the title in place (the same trace, new data)."""
+        """Redraw the montage and the title in place (``figures.view_grid_figure``: the same trace, new data)."""
         recipe = A.recipe(self.ops, strength=float(self.strength.value))
         def value(v) -> str:
             return f"({v[0]:.2f}, {v[1]:.2f})" if isinstance(v, tuple) else f"{v:.3g}"
 
         parts = [f"<b>{op.name}</b> " + ", ".join(f"{k}={value(v)}" for k, v in op.kwargs.items()) for op in recipe.ops]
         self.summary.value = "the recipe: " + (" → ".join(parts) or "identity (no op ticked)")
-        with self.figure.batch_update():
-            self.figure.data[0].z = self.montage()
-            self.figure.layout.title.text = self._title()
+        viz.view_grid_figure(self._shown(), columns=self.columns, title=self._title(), fig=self.figure)
