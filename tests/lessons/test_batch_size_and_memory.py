@@ -143,3 +143,55 @@ def test_validation_names_the_argument():
         peak_memory(lambda: None, device="not-a-device")
     with pytest.raises(ValueError, match='method="cuda"'):
         peak_memory(lambda: None, device="cpu", method="cuda")
+
+
+# ---------------------------------------------------------------------------------------- seeds of a paired test
+
+def test_half_width_is_what_mean_interval_prints():
+    import numpy as np
+
+    from contrastlab.lessons.batch_size_and_memory import expected_half_width
+    from contrastlab.stats import mean_interval
+
+    x = np.random.default_rng(0).normal(0.02, 0.017, size=12)
+    iv = mean_interval(x)
+    assert expected_half_width(float(x.std(ddof=1)), 12) == pytest.approx((iv.high - iv.low) / 2, rel=1e-12)
+    assert expected_half_width(0.017, 10) == pytest.approx(2.2622 * 0.017 / 10**0.5, rel=1e-4)  # t(9) from a table
+
+
+def test_power_matches_a_simulation_of_the_verdict():
+    import numpy as np
+
+    from contrastlab.lessons.batch_size_and_memory import interval_power
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    for mean, sd, n in ((0.016, 0.015, 12), (0.02, 0.017, 5), (0.01, 0.02, 8)):
+        x = rng.normal(mean, sd, size=(40_000, n))  # 40 000 simulated experiments of n seeds
+        low = x.mean(1) - stats.t.ppf(0.975, n - 1) * x.std(1, ddof=1) / np.sqrt(n)
+        assert interval_power(mean, sd, n) == pytest.approx((low > 0).mean(), abs=0.01)
+
+
+def test_seeds_needed_is_the_smallest_n_reaching_the_power():
+    from contrastlab.lessons.batch_size_and_memory import interval_power, seeds_needed
+
+    n = seeds_needed(0.0163, 0.0151, power=0.9)
+    assert interval_power(0.0163, 0.0151, n) >= 0.9 > interval_power(0.0163, 0.0151, n - 1)
+    assert seeds_needed(0.05, 0.001) == 2  # a huge effect needs the minimum
+    with pytest.raises(ValueError, match="max_seeds"):
+        seeds_needed(0.001, 1.0, max_seeds=20)
+
+
+def test_power_validation_names_the_argument():
+    from contrastlab.lessons.batch_size_and_memory import expected_half_width, interval_power, seeds_needed
+
+    with pytest.raises(ValueError, match="^n must be an integer >= 2, got 1"):
+        interval_power(0.02, 0.017, 1)
+    with pytest.raises(ValueError, match="^sd"):
+        interval_power(0.02, 0.0, 5)
+    with pytest.raises(ValueError, match="^level"):
+        expected_half_width(0.017, 5, level=95)
+    with pytest.raises(ValueError, match="^power"):
+        seeds_needed(0.02, 0.017, power=90)
+    with pytest.raises(TypeError, match="^mean"):
+        interval_power("0.02", 0.017, 5)
