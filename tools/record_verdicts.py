@@ -66,12 +66,46 @@ def record(source: Path) -> tuple[dict | None, list[dict], str | None]:
     return timing, rows, error
 
 
+GUIDE = ROOT / "INSTRUCTORS.md"
+START, END = "<!-- recorded:start (tools/record_verdicts.py writes this table) -->", "<!-- recorded:end -->"
+
+
+def render_table(data: dict) -> str:
+    """The guide's table of recorded full-mode runs: one row per notebook, its run time and verdicts."""
+    rows = ["| notebook | full mode: wall / kernel CPU | recorded | verdicts of record (effect, 95% interval, seeds) |",
+            "| --- | --- | --- | --- |"]
+    for stem in sorted(data["notebooks"]):
+        nb = data["notebooks"][stem]
+        verdict_text = []
+        for rule_id in nb["rules"]:
+            r = data["verdicts"][rule_id]
+            e = r["effect"]
+            verdict_text.append(f"{rule_id.split(':', 1)[1]}: **{r['outcome']}**, {e['mean']:+.3g} "
+                                f"[{e['low']:+.3g}, {e['high']:+.3g}], n = {len(r['seeds'])}")
+        rows.append(f"| `{stem}` | {nb['wall_s']:.0f} s / {nb['kernel_cpu_s']:.0f} s | {nb['date'][:10]} | "
+                    + "<br>".join(verdict_text) + " |")
+    return "\n".join(rows)
+
+
+def write_guide_table(data: dict) -> None:
+    text = GUIDE.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        raise SystemExit(f"{GUIDE.name}: the markers {START!r} and {END!r} are missing")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    GUIDE.write_text(f"{head}{START}\n{render_table(data)}\n{END}{tail}", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", default=None, metavar="NN", help="notebook name prefixes")
+    parser.add_argument("--table-only", action="store_true", help="only rewrite INSTRUCTORS.md's table from the record")
     args = parser.parse_args(argv)
     path = verdicts.RECORDED
     data = json.loads(path.read_text()) if path.exists() else {"verdicts": {}, "notebooks": {}}
+    if args.table_only:
+        write_guide_table(data)
+        return 0
     failed = 0
     for source in lessons(args.only):
         timing, rows, error = record(source)
@@ -88,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {r['id']}: {r['outcome']} — effect {e['mean']:+.4g} [{e['low']:+.4g}, {e['high']:+.4g}] "
                   f"over seeds {r['seeds']}")
         path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_guide_table(data)
     known = {p.stem for p in notebooks.sources()}
     stale = [k for k in data["notebooks"] if k not in known]
     if stale:
