@@ -4,7 +4,7 @@
 
 Builds the book (tools/build_book.py) once per mode into build/bench-book-<mode>/ and prints one
 table. Peak memory is the kernel's resident high-water mark (or its largest child process's, for
-the sweep workers of notebook 11): what a hosted notebook tier's memory limit is checked against
+the sweep workers of notebook 12): what a hosted notebook tier's memory limit is checked against
 (Binder and the free tiers give about 2 GB; JupyterLab's own server is not counted). The limit
 column says whether each mode fits 2 GB.
 """

@@ -1,5 +1,5 @@
 """data.nuisance_clusters: class clusters beside per-sample nuisance that every view redraws, optionally
-mixed by a fixed rotation (the toys of lessons 02 and 07)."""
+mixed by a fixed rotation (the toys of lessons 03 and 07)."""
 
 import numpy as np
 import pytest

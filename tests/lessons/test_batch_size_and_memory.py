@@ -1,5 +1,5 @@
 """contrastlab.lessons.batch_size_and_memory: measured memory (live-tensor peaks, bytes saved for backward, CUDA and RSS
-peaks). The toy of lesson 07's reproduction is data.nuisance_clusters (tests/data/test_nuisance.py)."""
+peaks). The toy of lesson 08's reproduction is data.nuisance_clusters (tests/data/test_nuisance.py)."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""Lesson 05 helpers (contrastlab.lessons.false_negatives): filter scores, the debiased estimate, the clamp rate and the reproduction's arms."""
+"""Lesson 06 helpers (contrastlab.lessons.false_negatives): filter scores, the debiased estimate, the clamp rate and the reproduction's arms."""
 
 import math
 

@@ -363,7 +363,7 @@ def test_minilm_beats_wordpiece_averages_on_the_shipped_pairs_and_is_less_anisot
 
 @pytest.mark.slow
 def test_simcse_with_independent_masks_beats_identical_views_on_sts(minilm):
-    """The finding of notebook 09 on one seed (0, one of the seeds its setting was chosen on): the same tiny
+    """The finding of notebook 10 on one seed (0, one of the seeds its setting was chosen on): the same tiny
     BERT with independent dropout masks (p = 0.3), no dropout, and one mask shared by both views."""
     from contrastlab.data.text import load_sentences, load_sts_pairs
 

@@ -1,4 +1,4 @@
-"""Notebook 11's helpers: top-K truncated NT-Xent, its set-up, the grid runner and the log-τ slopes."""
+"""Notebook 12's helpers: top-K truncated NT-Xent, its set-up, the grid runner and the log-τ slopes."""
 
 import math
 

@@ -7,7 +7,7 @@ import pytest
 from contrastlab.lessons import verdicts as V
 from contrastlab.stats import Interval, mean_interval
 
-RULE = V.Rule("02_temperature:test", claim="a smaller τ makes the embedding more uniform",
+RULE = V.Rule("03_temperature:test", claim="a smaller τ makes the embedding more uniform",
               effect="uniformity at small τ minus at large τ", direction=-1, baseline="raw-input kNN")
 BEATEN = dict(model=[0.8, 0.82, 0.81], reference=[0.7, 0.71, 0.7])
 
@@ -31,7 +31,7 @@ def test_baseline_not_beaten_is_not_tested_whatever_the_effect():
 
 
 def test_margin_and_direction():
-    rule = V.Rule("05_false_negatives:x", claim="c", effect="e", direction=1, margin=0.05)
+    rule = V.Rule("06_false_negatives:x", claim="c", effect="e", direction=1, margin=0.05)
     assert rule.judge([0.04, 0.05, 0.045], fast=False).outcome == "inconclusive"  # above 0 but not the margin
     assert rule.judge([0.10, 0.12, 0.11], fast=False).outcome == "agrees"
     assert V.classify(Interval(-0.1, -0.2, -0.05, 3), 1) == "disagrees"

@@ -6,7 +6,7 @@ Every generator returns a ``ToyData`` (clean inputs ``x``, ``labels``, ``latents
 - ``vmf_mixture``: class clusters on the sphere (classes, imbalance, concentration, view noise, dim);
   the number of classes sets the false-negative (class-collision) rate, about 1/K.
 - ``nuisance_clusters``: those clusters beside per-sample nuisance that every view redraws (optionally
-  mixed by a fixed rotation): raw inputs that a trained encoder must beat (lessons 02 and 07).
+  mixed by a fixed rotation): raw inputs that a trained encoder must beat (lessons 03 and 08).
 - ``latent_mlp``: x = g(z) through a random invertible MLP (Zimmermann et al. 2021).
 - ``feature_mix``: easy / class / subclass features (Xue et al. 2023).
 - ``paired_modalities``: two modalities of one latent, for CLIP-style learning.

@@ -415,7 +415,7 @@ class CollapseLab(_Trainer):
         r"""The records of ``history`` with "std·√d" added: the per-dimension std of the normalised
         embedding (``metrics.collapse_std``, recorded as "std") times :math:`\sqrt{dim}`. It is about 1
         for embeddings spread over the sphere (std :math:`\approx 1/\sqrt{d}`) and 0 for a complete
-        collapse, whatever the dimension d (notebook 06 reads it the same way)."""
+        collapse, whatever the dimension d (notebook 07 reads it the same way)."""
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
             raise ValueError(f"dim must be an integer >= 1 (the embedding dimension), got {dim!r}")
         scale = float(np.sqrt(dim))

@@ -1,4 +1,4 @@
-r"""Lesson 07's helpers: memory, measured, and how many seeds a paired test needs.
+r"""Lesson 08's helpers: memory, measured, and how many seeds a paired test needs.
 
 (The lesson's toy, class clusters beside nuisance that the views redraw, mixed by a fixed rotation, is
 ``data.nuisance_clusters(..., rotate=True)``.)

@@ -1,4 +1,4 @@
-r"""Collapse: the pieces notebook 06 needs that the rest of the package lacks.
+r"""Collapse: the pieces notebook 07 needs that the rest of the package lacks.
 
 - ``collapse_report``: every collapse diagnostic of one embedding in one dict, with the per-dimension
   std read against :math:`1/\sqrt{d}`, its value for embeddings spread uniformly over the sphere;

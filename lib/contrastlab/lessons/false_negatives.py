@@ -1,8 +1,8 @@
-r"""Helpers of lesson 05 (false negatives): the debiased loss's clamp, the reproduction's arms and
+r"""Helpers of lesson 06 (false negatives): the debiased loss's clamp, the reproduction's arms and
 scores, and scoring false-negative filters.
 
 Random in-batch negatives include same-class samples (with K balanced classes, about 1/K of them;
-``metrics.collision_rate``). Lesson 05 compares three ways to treat them, all on the NT-Xent of the
+``metrics.collision_rate``). Lesson 06 compares three ways to treat them, all on the NT-Xent of the
 stacked two-view batch ``cat([z1, z2])``:
 
 - **plain** NT-Xent (``losses.nt_xent``, set-up "simclr"): every other sample is a negative (biased);

@@ -1,4 +1,4 @@
-r"""Point sets on the hypersphere and the statistics of lesson 03 (alignment, uniformity, anisotropy).
+r"""Point sets on the hypersphere and the statistics of lesson 04 (alignment, uniformity, anisotropy).
 
 - ``sphere_uniform``: samples of the uniform distribution on :math:`S^{d-1}`, the set whose uniformity
   ``metrics.uniform_sphere_uniformity`` gives in closed form;

@@ -1,4 +1,4 @@
-r"""Class-mean geometry for supervised (contrastive) training, and the pieces notebook 10 needs around it.
+r"""Class-mean geometry for supervised (contrastive) training, and the pieces notebook 11 needs around it.
 
 With labels, the interesting object is the set of **class means** of the embeddings. SupCon's
 minimisers with balanced classes put the class means at the vertices of a regular simplex on the

@@ -1,4 +1,4 @@
-r"""Helpers of notebook 11 (test your own hypothesis): explicit top-K truncation of the negatives.
+r"""Helpers of notebook 12 (test your own hypothesis): explicit top-K truncation of the negatives.
 
 Wang & Liu (2021, "Understanding the Behaviour of Contrastive Loss") keep, for each
 anchor, only its K most similar negatives in the denominator of the contrastive loss:

@@ -1,6 +1,6 @@
 r"""Two towers (CLIP-style): the modality gap, locked towers, swapped negatives.
 
-Helpers for lesson 08, on top of ``losses.clip_loss`` and the ``clip`` set-up in ``methods``:
+Helpers for lesson 09, on top of ``losses.clip_loss`` and the ``clip`` set-up in ``methods``:
 
 - ``tower``, ``tower_pair``: plain MLP towers (no BatchNorm, so a locked tower is a fixed function);
 - ``modality_gap``, ``gap_vector``, ``shift_embeddings``: the gap of Liang et al. (2022),

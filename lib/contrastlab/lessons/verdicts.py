@@ -4,7 +4,7 @@ interval over seeds, against a baseline the trained model must beat.
 A notebook states its rule in a cell *before* the experiment::
 
     rule = verdicts.Rule(
-        "02_temperature:uniformity",
+        "03_temperature:uniformity",
         claim="a smaller τ makes the embedding more uniform (Wang & Liu 2021)",
         effect="uniformity at τ = 0.1 minus at τ = 1.0",
         direction=-1,                                    # the paper predicts a negative effect
@@ -99,7 +99,7 @@ class Rule:
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or ":" not in self.id:
-            raise ValueError(f"id: got {self.id!r}, expected '<notebook stem>:<name>' such as '02_temperature:uniformity'")
+            raise ValueError(f"id: got {self.id!r}, expected '<notebook stem>:<name>' such as '03_temperature:uniformity'")
         if self.direction not in (1, -1) or isinstance(self.direction, bool):
             raise ValueError(f"direction: got {self.direction!r}, expected +1 (the paper predicts a positive "
                              "effect) or -1 (a negative one)")

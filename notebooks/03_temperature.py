@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 02 · Temperature: how τ decides which negatives matter
+# # 03 · Temperature: how τ decides which negatives matter
 #
 # Every contrastive loss in this kit divides its similarities by a temperature τ before the softmax.
 # That one number decides *which* negatives the encoder learns from: a small τ hands almost all of the
@@ -256,10 +256,10 @@ grid = ", ".join(f"{t:g}" for t in sweep_taus)
 baseline = "kNN on the raw inputs (model: the trained encoder's backbone kNN accuracy at its worst τ)"
 rules = {
     "uniformity": verdicts.Rule(
-        "02_temperature:uniformity", claim="a smaller τ makes the embedding more uniform (Wang & Liu 2021)",
+        "03_temperature:uniformity", claim="a smaller τ makes the embedding more uniform (Wang & Liu 2021)",
         effect=f"slope of the final uniformity against log10 τ over τ = {grid}", direction=+1, baseline=baseline),
     "tolerance": verdicts.Rule(
-        "02_temperature:tolerance", claim="a smaller τ lowers the tolerance, the mean similarity of same-class "
+        "03_temperature:tolerance", claim="a smaller τ lowers the tolerance, the mean similarity of same-class "
         "samples (Wang & Liu 2021)",
         effect=f"slope of the final tolerance against log10 τ over τ = {grid}", direction=+1, baseline=baseline),
 }

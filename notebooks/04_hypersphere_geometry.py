@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 03 · Geometry on the hypersphere: alignment, uniformity and anisotropy
+# # 04 · Geometry on the hypersphere: alignment, uniformity and anisotropy
 #
 # Contrastive encoders put their embeddings on the unit sphere. Wang & Isola (2020) showed that what
 # the contrastive loss asks of those points splits into two properties you can measure: **alignment**
@@ -328,7 +328,7 @@ W.VBox([slider, scrub])
 
 # %%
 rule_direct = verdicts.Rule(
-    "03_hypersphere_geometry:direct_objective",
+    "04_hypersphere_geometry:direct_objective",
     claim="optimising L_align + λ·L_uniform directly performs comparably to or better than InfoNCE "
           "(Wang & Isola 2020)",
     effect="kNN accuracy, best L_align + λ·L_uniform setting minus best InfoNCE setting (same seed)",
@@ -397,12 +397,12 @@ for method, (knob, values) in GRID.items():  # a best value at the end of its gr
 
 # %%
 rule_align = verdicts.Rule(
-    "03_hypersphere_geometry:au_alignment",
+    "04_hypersphere_geometry:au_alignment",
     claim="at equal uniformity, lower alignment goes with higher downstream accuracy (Wang & Isola 2020)",
     effect="partial Spearman correlation of kNN accuracy with alignment at equal uniformity, across one sweep's runs",
     direction=-1, baseline="the median untrained encoder of the sweep (kNN accuracy)")
 rule_uniform = verdicts.Rule(
-    "03_hypersphere_geometry:au_uniformity",
+    "04_hypersphere_geometry:au_uniformity",
     claim="at equal alignment, lower uniformity loss goes with higher downstream accuracy (Wang & Isola 2020)",
     effect="partial Spearman correlation of kNN accuracy with uniformity at equal alignment, across one sweep's runs",
     direction=-1, baseline="the median untrained encoder of the sweep (kNN accuracy)")
@@ -601,7 +601,7 @@ check_two_ends(two_ends)
 # %% [markdown]
 # ## Optional: anisotropy — contrastive training spreads a narrow cone (SimCSE)
 #
-# *Skippable: the core path ended with Exercise 1; the summary is at the end. Notebook 09 returns to
+# *Skippable: the core path ended with Exercise 1; the summary is at the end. Notebook 10 returns to
 # anisotropy with sentences.*
 #
 # Pretrained language models produce **anisotropic** embeddings: they occupy a narrow cone, so even
@@ -618,7 +618,7 @@ check_two_ends(two_ends)
 
 # %%
 rule_cone = verdicts.Rule(
-    "03_hypersphere_geometry:anisotropy",
+    "04_hypersphere_geometry:anisotropy",
     claim="contrastive training spreads an anisotropic (narrow-cone) embedding (Gao et al. 2021, SimCSE)",
     effect="anisotropy after training, InfoNCE minus alignment only (same seed, same starting cone)",
     direction=-1, baseline="the starting cone's kNN accuracy (same seed)")

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 04 · Hard negatives: the negatives that teach, and the ones that lie
+# # 05 · Hard negatives: the negatives that teach, and the ones that lie
 #
 # Most negatives in a contrastive batch are easy: they are already far from the anchor, so the loss
 # barely pushes on them. The few that sit close to the anchor, the **hard negatives**, carry most of
@@ -230,7 +230,7 @@ print(f"tau = {t:.2f}, collision rate {rate:.3f}: NT-Xent {L.nt_xent(app.z1, app
 
 # %%
 rule = verdicts.Rule(
-    "04_hard_negatives:reweighting",
+    "05_hard_negatives:reweighting",
     claim="upweighting hard negatives (β > 0) gives better downstream accuracy than β = 0 at the same τ "
           "(Robinson et al. 2021)",
     effect="held-out kNN accuracy at β = 1 minus at β = 0, same seed", direction=+1,

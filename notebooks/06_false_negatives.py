@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 05 · False negatives: random, oracle and debiased negatives
+# # 06 · False negatives: random, oracle and debiased negatives
 #
 # A contrastive loss treats every other sample in the batch as a negative. But when the data has
 # classes, some of those "negatives" share the anchor's class: they are **false negatives**, and the
@@ -241,12 +241,12 @@ print(f"collision rate {M.collision_rate(train.labels):.3f}; mean cosine of a po
 # %%
 rules = {
     "oracle_gap": verdicts.Rule(
-        "05_false_negatives:oracle_gap",
+        "06_false_negatives:oracle_gap",
         claim="dropping same-class negatives (oracle) beats random negatives (Chuang et al. 2020, Fig. 1)",
         effect="held-out kNN accuracy, oracle minus plain NT-Xent, same seed", direction=+1,
         baseline="the raw inputs' kNN accuracy"),
     "debiased": verdicts.Rule(
-        "05_false_negatives:debiased",
+        "06_false_negatives:debiased",
         claim="the debiased loss with τ⁺ = the class prior recovers part of the oracle's gain without labels "
               "(Chuang et al. 2020)",
         effect="share of the oracle gap recovered, (debiased − plain) / mean(oracle − plain), held-out kNN",

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 08 · Two towers: CLIP's symmetric loss, the modality gap, locked towers and bag-of-words binding
+# # 09 · Two towers: CLIP's symmetric loss, the modality gap, locked towers and bag-of-words binding
 #
 # CLIP (Radford et al. 2021) trains two encoders, one per modality, so that an image and its caption
 # land on the same point of a shared sphere. This notebook trains such **two towers** on paired toy
@@ -37,8 +37,8 @@
 #   scratch, fine-tuned and locked (LiT), and test whether attribute-swap hard negatives make a model
 #   bind attributes to objects.
 #
-# **Prerequisites.** `00_start_here` (InfoNCE as a cross-entropy), `02_temperature` (what τ does,
-# section 4 on CLIP's learnable τ), `03_hypersphere_geometry` (anisotropy: embeddings in a cone).
+# **Prerequisites.** `00_start_here` (InfoNCE as a cross-entropy), `03_temperature` (what τ does,
+# section 4 on CLIP's learnable τ), `04_hypersphere_geometry` (anisotropy: embeddings in a cone).
 #
 # **Time.** Core path (sections 1–4 and exercises 1–2): about 80 minutes in class. Sections
 # 5–8 are marked *Optional*: about 60 minutes more, each section on its own after section 4.
@@ -160,7 +160,7 @@ viz.similarity_figure(za[:12], zb[:12], loss=losses.clip_loss, temperature=run.l
 #
 # **A trap.** Adam moves each parameter by roughly its learning rate per step, whatever the size of
 # its gradient. With the towers' learning rate, $\log t$ moves by about $10^{-3}$ a step at
-# lr $= 10^{-3}$, and in a few hundred steps τ hardly changes (notebook 02 used lr $= 10^{-2}$ for
+# lr $= 10^{-3}$, and in a few hundred steps τ hardly changes (notebook 03 used lr $= 10^{-2}$ for
 # this reason). The `clip` set-up therefore gives the scale its own learning rate, `scale_lr` $= m$
 # times the towers' (and, as in CLIP, no weight decay); `TT.clip_method(..., scale_lr=m)` passes it on.
 # Below: the run of section 1 ($m = 1$) against faster scales.
@@ -291,14 +291,14 @@ from contrastlab.lessons import verdicts
 
 TAUS = (0.01, 0.03, 0.1, 1.0) if FAST else (0.01, 0.02, 0.03, 0.05, 0.1, 0.3, 1.0)
 temperature_rule = verdicts.Rule(
-    "08_two_towers_clip:gap_temperature",
+    "09_two_towers_clip:gap_temperature",
     claim="contrastive training at a low temperature preserves the modality gap, a high one closes it "
           "(Liang et al. 2022)",
     effect=f"modality gap after training at τ = {TAUS[0]:g} minus after training at τ = {TAUS[-1]:g}",
     direction=+1, baseline=f"the held-out top-1 retrieval of the same towers untrained (the model trained at τ = {TAUS[0]:g} "
              "must beat it)")
 init_rule = verdicts.Rule(
-    "08_two_towers_clip:amended_init",
+    "09_two_towers_clip:amended_init",
     claim="starting from the amended initialisation (gap closed at the start) leaves a smaller gap than a "
           "random start, at the same low temperature (Liang et al. 2022)",
     effect=f"gap after training at τ = {TAUS[0]:g}, random init minus amended init",
@@ -400,7 +400,7 @@ print(f"\nheld-out top-1 is best at τ = {mean_top1.idxmax():g} ({mean_top1.max(
 # Not by itself: retrieval depends on how each $u_i$ ranks the $v$'s, and adding the same vector to
 # every $v$ changes every cosine of a row by nearly the same amount, so a gap costs retrieval little.
 # The last printed line compares the τ with the best held-out top-1 and the τ with the
-# smallest gap; τ also sets how hard the negatives are pushed (notebook 02), which matters more for
+# smallest gap; τ also sets how hard the negatives are pushed (notebook 03), which matters more for
 # retrieval. Liang et al. likewise found that changing the gap helps some zero-shot tasks and hurts
 # others.
 #
@@ -631,7 +631,7 @@ for key in ((TAUS[0], "random"), (TAUS[-1], "random"), (TAUS[0], "amended")):  #
 
 # %%
 shift_rule = verdicts.Rule(
-    "08_two_towers_clip:shift_repulsion",
+    "09_two_towers_clip:shift_repulsion",
     claim="for towers trained at τ = 0.01, closing the gap by shifting the embeddings raises the loss at "
           "τ = 0.01 (Liang et al. 2022)",
     effect="CLIP loss at τ = 0.01 with the gap closed (λ = 1) minus at the trained gap (λ = 0), held-out pairs",
@@ -815,7 +815,7 @@ def lit_run(seed: int) -> list[dict]:
 
 # %%
 lit_rule = verdicts.Rule(
-    "08_two_towers_clip:lit_locked",
+    "09_two_towers_clip:lit_locked",
     claim="with few pairs, a locked pretrained tower transfers better zero-shot than the same tower fine-tuned "
           "(Zhai et al. 2022)",
     effect="zero-shot accuracy on held-out samples, locked (Lu) minus fine-tuned (Uu)",
@@ -897,7 +897,7 @@ print(lit_rule.judge(zs[names[2]] - zs[names[1]], seeds=SEEDS, model=zs[names[2]
 
 # %%
 neg_rule = verdicts.Rule(
-    "08_two_towers_clip:negclip_binding",
+    "09_two_towers_clip:negclip_binding",
     claim="attribute-swap hard negatives (NegCLIP) make the towers bind attributes to objects better than "
           "plain CLIP (Yuksekgonul et al. 2023)",
     effect="binding accuracy on held-out samples (own caption vs its swap), NegCLIP minus CLIP",

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 06 · Collapse: what keeps a siamese network from mapping everything to one point
+# # 07 · Collapse: what keeps a siamese network from mapping everything to one point
 #
 # A siamese network can satisfy "make the two views agree" in a useless way: map every input to
 # the same point. That is **complete collapse**. Contrastive losses prevent it with negatives;
@@ -33,7 +33,7 @@
 #   do against collapse.
 #
 # **Prerequisites.** `00_start_here` (NT-Xent, reading a loss against its chance level) and
-# `03_hypersphere_geometry` (uniformity); singular values; what kNN accuracy measures.
+# `04_hypersphere_geometry` (uniformity); singular values; what kNN accuracy measures.
 #
 # **Time.** Core path (sections 1–3, the exercises, the summary): about 60–75 minutes in class. Three
 # **Optional** sections after the summary can be skipped or set as homework: the other methods'
@@ -173,7 +173,7 @@ fig
 SEEDS, STEPS = ((0, 1, 2), 120) if FAST else ((0, 1, 2, 3, 4), 400)
 BASELINE = "the untrained encoder's kNN accuracy (full SimSiam's must beat it)"
 rules = {ablated: verdicts.Rule(
-    f"06_collapse:{rule_id}",
+    f"07_collapse:{rule_id}",
     claim=f"SimSiam {what} collapses: the std of its normalised output falls far below full SimSiam's "
           f"(Chen & He 2021, {where})",
     effect=f"log2(std·√d {what} / std·√d of full SimSiam)", direction=-1, margin=1.0, baseline=BASELINE)
@@ -181,7 +181,7 @@ rules = {ablated: verdicts.Rule(
         ("SimSiam, no stop-gradient", "no_stop_gradient", "without the stop-gradient", "Fig. 2"),
         ("SimSiam, no predictor", "no_predictor", "without the predictor", "Table 1"))}
 rules["knn"] = verdicts.Rule(
-    "06_collapse:no_stop_gradient_knn",
+    "07_collapse:no_stop_gradient_knn",
     claim="without the stop-gradient SimSiam's kNN accuracy drops (Chen & He 2021, Fig. 2)",
     effect="kNN accuracy without the stop-gradient minus full SimSiam's", direction=-1, baseline=BASELINE)
 for rule in rules.values():
@@ -637,11 +637,11 @@ print(f"EMA without the predictor: std·√d {ema_only.std_ratio:.2f} against {n
 # %%
 SIGMAS, JSEEDS, JSTEPS = ((0.05, 0.8), (0, 1), 150) if FAST else ((0.05, 0.2, 0.8), (0, 1, 2), 300)
 jrules = [verdicts.Rule(
-    "06_collapse:augmentation_rank",
+    "07_collapse:augmentation_rank",
     claim="stronger augmentation lowers the effective rank of a SimCLR embedding (Jing et al. 2022)",
     effect=f"centred effective rank of the embedding at σ = {SIGMAS[-1]} minus at σ = {SIGMAS[0]}", direction=-1),
     verdicts.Rule(
-    "06_collapse:projector_rank",
+    "07_collapse:projector_rank",
     claim="training makes a linear projector low-rank: the embedding loses directions the representation "
           "keeps (Jing et al. 2022)",
     effect=f"rank lost across the projector (representation − embedding, centred erank) at σ = {SIGMAS[-1]}, "
@@ -755,20 +755,20 @@ print(jrules[1].judge(lost_trained - lost_untrained, seeds=JSEEDS,
 XSEEDS, XSTEPS = ((0, 1), 150) if FAST else ((0, 1, 2), 300)
 xrules = {
     "class_collapse": verdicts.Rule(
-        "06_collapse:class_collapse", claim="SupCon collapses the subclasses of a class (Xue et al. 2023)",
+        "07_collapse:class_collapse", claim="SupCon collapses the subclasses of a class (Xue et al. 2023)",
         effect="subclass share of the within-class spread, SupCon minus SimCLR", direction=-1),
     "joint": verdicts.Rule(
-        "06_collapse:joint_loss", claim="adding SimCLR's loss to SupCon's keeps the subclasses (Xue et al. 2023)",
+        "07_collapse:joint_loss", claim="adding SimCLR's loss to SupCon's keeps the subclasses (Xue et al. 2023)",
         effect="subclass share, SupCon + SimCLR minus SupCon", direction=+1),
     "feature_suppression": verdicts.Rule(
-        "06_collapse:feature_suppression",
+        "07_collapse:feature_suppression",
         claim="with an easy per-sample feature, SimCLR training suppresses the class feature (Xue et al. 2023)",
         effect="class kNN gained by training, SimCLR with the easy feature (d = 4)", direction=-1),
     "d = 32": verdicts.Rule(
-        "06_collapse:larger_embedding", claim="a larger embedding counters feature suppression (Xue et al. 2023)",
+        "07_collapse:larger_embedding", claim="a larger embedding counters feature suppression (Xue et al. 2023)",
         effect="class kNN gained by training with the easy feature, d = 32 minus d = 4", direction=+1),
     "better views": verdicts.Rule(
-        "06_collapse:better_views", claim="better views counter feature suppression (Xue et al. 2023)",
+        "07_collapse:better_views", claim="better views counter feature suppression (Xue et al. 2023)",
         effect="class kNN gained by training with the easy feature, views that vary it minus views that keep it",
         direction=+1)}
 for rule in xrules.values():

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 10 · Supervised contrastive learning: labels as positives, batches as classes, imbalance as geometry
+# # 11 · Supervised contrastive learning: labels as positives, batches as classes, imbalance as geometry
 #
 # SimCLR has one positive per anchor: the other view of the same image. With labels, every sample
 # of the anchor's class can be a positive. That is **SupCon** (Khosla et al. 2020). This notebook
@@ -34,7 +34,7 @@
 # - (optional section) measure the class-mean geometry (norms, pairwise cosines, the regular simplex
 #   at $-1/(K-1)$) with `CG.class_mean_geometry`, and see what class imbalance does to it.
 #
-# **Prerequisites.** `00_start_here` (NT-Xent as a cross-entropy over similarities); `05_false_negatives`
+# **Prerequisites.** `00_start_here` (NT-Xent as a cross-entropy over similarities); `06_false_negatives`
 # helps (same-class negatives). What a linear probe and kNN accuracy measure.
 #
 # **Expected run time.** Fast mode (`CONTRASTLAB_FAST=1`, what CI runs; 14 short training runs): about
@@ -209,12 +209,12 @@ cosine_heatmap(geometry, "Free vectors trained with SupCon, 10 balanced classes:
 
 # %%
 rule_ce = verdicts.Rule(
-    "10_supervised_contrastive:supcon_vs_ce",
+    "11_supervised_contrastive:supcon_vs_ce",
     claim="SupCon outperforms cross-entropy under a linear probe (Khosla et al. 2020)",
     effect="linear-probe accuracy on augmented held-out digits, SupCon minus cross-entropy (same seed)",
     direction=+1, baseline="the raw pixels' linear probe on the same augmented digits")
 rule_simclr = verdicts.Rule(
-    "10_supervised_contrastive:supcon_vs_simclr",
+    "11_supervised_contrastive:supcon_vs_simclr",
     claim="labels add to contrastive learning: SupCon outperforms SimCLR (Khosla et al. 2020, Table 1)",
     effect="linear-probe accuracy on augmented held-out digits, SupCon minus SimCLR (same seed)",
     direction=+1, baseline="the raw pixels' linear probe on the same augmented digits")

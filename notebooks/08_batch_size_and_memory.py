@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 07 · Batch size and memory: negatives, coupling, queues and the N × N matrix
+# # 08 · Batch size and memory: negatives, coupling, queues and the N × N matrix
 #
 # In an in-batch contrastive loss every other sample of the batch is a negative, so the batch size
 # sets how many negatives each anchor sees. Larger batches help (Chen et al. 2020 trained SimCLR with
@@ -324,12 +324,12 @@ SEEDS = tuple(range(100, 100 + (3 if FAST else N_SEEDS)))  # fresh seeds, not th
 print(f"{POWER:.0%} power for both effects needs {N_SEEDS} seeds; this run uses seeds {SEEDS[0]}–{SEEDS[-1]}"
       + (" (fast mode: a smoke run with the first three)" if FAST else ""))
 small_rule = verdicts.Rule(
-    "07_batch_size_and_memory:dcl_small_batch",
+    "08_batch_size_and_memory:dcl_small_batch",
     claim="at a small batch the decoupled loss learns better features than NT-Xent (Yeh et al. 2022)",
     effect=f"kNN accuracy, DCL minus NT-Xent, at B = {SMALL_B} (same seed: data, initialisation, batches)",
     direction=+1, baseline=f"kNN accuracy of the raw inputs (the weaker of the two arms at B = {SMALL_B})")
 narrow_rule = verdicts.Rule(
-    "07_batch_size_and_memory:gap_narrows",
+    "08_batch_size_and_memory:gap_narrows",
     claim="DCL's advantage over NT-Xent shrinks as the batch grows (Yeh et al. 2022)",
     effect=f"(DCL − NT-Xent) at B = {SMALL_B} minus (DCL − NT-Xent) at B = {LARGE_B}, kNN accuracy",
     direction=+1, baseline="kNN accuracy of the raw inputs (the weakest of the four arms)")

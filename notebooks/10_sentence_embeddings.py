@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 09 · Sentence embeddings: anisotropy, SimCSE and dropout as the augmentation
+# # 10 · Sentence embeddings: anisotropy, SimCSE and dropout as the augmentation
 #
 # A sentence encoder maps a sentence to one vector, so that similar meanings get similar vectors. This
 # notebook measures the geometry of a real pretrained encoder, all-MiniLM-L6-v2, against the simplest
@@ -37,7 +37,7 @@
 # - judge a paper's claim with a decision rule written before the runs, against an untrained baseline;
 # - (optional) draw a UMAP of sentence embeddings coloured by topic and explore nearest neighbours live.
 #
-# **Prerequisites.** Notebook 00 (InfoNCE as a cross-entropy) and notebook 03 (alignment, uniformity,
+# **Prerequisites.** Notebook 00 (InfoNCE as a cross-entropy) and notebook 04 (alignment, uniformity,
 # anisotropy). Knowing what a transformer's tokens and attention mask are helps.
 #
 # **Expected run time.** Measured as kernel CPU time, kernel start included, on one torch thread: fast
@@ -138,7 +138,7 @@ print(f"sentence embeddings: corpus {tuple(z_bank.shape)}, pairs {tuple(z_a.shap
 #
 # The simplest sentence vector needs no network beyond a lookup table: average the **input embeddings**
 # of the sentence's word pieces (the model's table of word-piece vectors, before any attention). No context, no training for
-# sentences. Compare the two with the measures of notebook 03 and one more. **Anisotropy**
+# sentences. Compare the two with the measures of notebook 04 and one more. **Anisotropy**
 # (Ethayarajh 2019) is the mean cosine between different sentences,
 #
 # $$A = \frac{1}{N(N-1)} \sum_{i \ne j} \hat z_i^\top \hat z_j = \frac{\lVert \sum_i \hat z_i \rVert^2 - N}{N(N-1)},$$
@@ -213,7 +213,7 @@ fig.show()
 # and unrelated sentences alike, so a small alignment says little; uniformity shows the other half (the
 # word-piece averages' value is far closer to 0, the collapsed end). What matters for retrieval and STS
 # is whether positives are closer *than* non-positives, which is why alignment and uniformity are read
-# together (notebook 03), and why the histograms above matter more than either number: MiniLM separates
+# together (notebook 04), and why the histograms above matter more than either number: MiniLM separates
 # the green from the blue far better. Exercise 3 removes the cone from the word-piece averages and
 # watches the alignment get much worse while the STS score barely moves: the cone was what made it look
 # good.
@@ -511,13 +511,13 @@ for arm, how in ARMS.items():
 
 # %%
 rule_none = verdicts.Rule(
-    "09_sentence_embeddings:no_dropout",
+    "10_sentence_embeddings:no_dropout",
     claim="unsupervised SimCSE scores lower on STS without dropout (identical views) than with independent "
           "dropout masks (Gao et al. 2021, Table 3)",
     effect="STS Spearman ρ, independent masks minus no dropout (same seed, same initial weights)",
     direction=+1, baseline="the untrained encoder (STS ρ, same seed)")
 rule_same = verdicts.Rule(
-    "09_sentence_embeddings:same_mask",
+    "10_sentence_embeddings:same_mask",
     claim="the same dropout mask on both views ('fixed 0.1') scores lower on STS than independent masks "
           "(Gao et al. 2021, Table 3)",
     effect="STS Spearman ρ, independent masks minus the same mask (same seed, same initial weights)",

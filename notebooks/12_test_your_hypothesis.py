@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 11 · Test your own hypothesis: a quick, honest check
+# # 12 · Test your own hypothesis: a quick, honest check
 #
 # You have a hunch about contrastive learning ("keeping only the hard negatives makes τ matter
 # less", "a bigger batch helps DCL less than InfoNCE", ...). This notebook is a **template** for
@@ -41,7 +41,7 @@
 #   result can and cannot say;
 # - recognise a hypothesis that is ill-posed by construction before spending runs on it.
 #
-# **Prerequisites.** `02_temperature` (what τ does) and `04_hard_negatives` (hard negatives and the
+# **Prerequisites.** `03_temperature` (what τ does) and `05_hard_negatives` (hard negatives and the
 # β reweighting); a mean, a standard deviation and the idea of a confidence interval.
 #
 # **Expected run time** (kernel CPU time, measured; on a quiet 2-core laptop the wall time is about
@@ -113,13 +113,13 @@ device, FAST = lesson.device, lesson.fast
 ALL = 510  # k = 2 * batch_size - 2 = every negative of a 256-pair batch: plain NT-Xent
 K = 16  # the top-K arm: the 16 hardest of the 510 negatives (about 3%)
 rule = verdicts.Rule(
-    id="11_test_your_hypothesis:topk_flattens_tau",
+    id="12_test_your_hypothesis:topk_flattens_tau",
     claim=f"keeping only each anchor's {K} hardest negatives makes kNN accuracy less sensitive to τ "
           "(our hypothesis, from Wang & Liu 2021)",
     effect=f"|slope of kNN vs ln τ| with all negatives minus with the top {K}",
     direction=+1, baseline="kNN accuracy of the raw inputs")
 control = verdicts.Rule(
-    id="11_test_your_hypothesis:tau_control",
+    id="12_test_your_hypothesis:tau_control",
     claim="with all negatives, a larger τ lowers kNN accuracy on this toy (positive control)",
     effect="slope of kNN accuracy vs ln τ, all negatives", direction=-1,
     baseline="kNN accuracy of the raw inputs")
@@ -261,7 +261,7 @@ W.VBox([seed_slider, live])
 #
 # **Question.** With 10 class clusters and a batch of 256, about one negative in ten shares the
 # anchor's class. What would the 16 hardest negatives mostly be, and what would you expect the cut
-# to do to kNN accuracy there? (Notebook 05 is about such false negatives.)
+# to do to kNN accuracy there? (Notebook 06 is about such false negatives.)
 
 # %% [markdown]
 # ## 6 · Caveats: what this result can and cannot say
@@ -399,7 +399,7 @@ check_bootstrap_interval(bootstrap_interval)
 # The cell runs a real sweep from a config dict with `contrastlab.sweep` (the same sections as a
 # YAML file for the `contrastlab sweep` command; fast mode shrinks it with `--set`-style overrides):
 # the debiased loss with $\tau^+ = 0$ on the same toy, β ∈ {0, 1}, τ ∈ {0.1, 0.2, 0.4}.
-# Uniformity (notebook 03) is the measure that τ moves most.
+# Uniformity (notebook 04) is the measure that τ moves most.
 
 # %%
 BETA_CONFIG = {

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 12 · Views and augmentations: the positive pair decides what the network ignores
+# # 02 · Views and augmentations: the positive pair decides what the network ignores
 #
 # SimCLR learns from pairs of **views**: two random augmentations of the same image, which the
 # network must map close together while pushing the views of other images away. Nothing else tells
@@ -177,12 +177,12 @@ for name, acc in shortcut.items():
 
 # %%
 composition_rule = verdicts.Rule(
-    "12_views_and_augmentations:composition",
+    "02_views_and_augmentations:composition",
     claim="crop composed with colour distortion beats every single augmentation (SimCLR Fig. 5)",
     effect="probe accuracy of crop+color minus the best single op's (the grid's diagonal), same seed",
     direction=+1, baseline="the untrained encoder (same initial weights, same probe)")
 top_rule = verdicts.Rule(
-    "12_views_and_augmentations:top_pair",
+    "02_views_and_augmentations:top_pair",
     claim="crop+colour stands above every other pair of augmentations (SimCLR Fig. 5)",
     effect="probe accuracy of crop+color minus the best other pair's, same seed",
     direction=+1, baseline="the untrained encoder (same initial weights, same probe)")
@@ -274,7 +274,7 @@ print(f"(2) crop+color minus colour alone, per seed: {np.round(pair_minus_color,
 
 # %%
 strength_rule = verdicts.Rule(
-    "12_views_and_augmentations:color_strength",
+    "02_views_and_augmentations:color_strength",
     claim="stronger colour distortion helps contrastive learning more than supervised learning (SimCLR Table 1)",
     effect="(contrastive: strong minus weak colour) minus (supervised: strong minus weak colour), probe accuracy",
     direction=+1, baseline="the untrained encoder (same initial weights, same probe)")
