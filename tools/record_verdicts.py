@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             failed += 1
             print(f"{source.stem}: FAILED, its record is kept as it was:\n{error[-2000:]}", file=sys.stderr)
             continue
+        if path.exists():  # re-read: another run of this tool may have written other notebooks meanwhile
+            data = json.loads(path.read_text())
         data["verdicts"] = {k: v for k, v in data["verdicts"].items() if not k.startswith(source.stem + ":")}
         data["verdicts"].update({r["id"]: r for r in rows})
         data["notebooks"][source.stem] = {**timing, "rules": [r["id"] for r in rows]}
