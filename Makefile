@@ -14,7 +14,7 @@ TEST_MARKERS ?= not slow and not browser
 # that tools/import_contracts.py (the custom contract type) is importable. No cache: it takes 0.3 s.
 LINT_IMPORTS := $(VENV)/bin/lint-imports --no-cache --no-logo
 
-.PHONY: lab test test-all fuzz test-browser lint-imports layers book notebooks conventions dashboard bench lock clean help
+.PHONY: lab test test-all fuzz test-browser lint-imports layers book notebooks verdicts conventions dashboard bench lock clean help
 
 help:
 	@echo "make lab       open JupyterLab on notebooks/ (installs ./.venv on first run)"
@@ -24,6 +24,7 @@ help:
 	@echo "make fuzz      the property-based fuzz suite (tests/fuzz) with many examples per function"
 	@echo "make test-browser  drive JupyterLab and Voila in headless Chromium (installs Debian's chromium if missing)"
 	@echo "make book      execute every notebook headless and write HTML to build/book/"
+	@echo "make verdicts  run every lesson in full mode and record its verdicts (on a quiet machine)"
 	@echo "make notebooks regenerate notebooks/*.ipynb (no outputs) from their py:percent sources"
 	@echo "make conventions  regenerate CONVENTIONS.md from the translator's table (contrastlab.conventions)"
 	@echo "make dashboard NB=notebooks/apps/app_temperature.ipynb   serve one notebook's widgets alone with Voila"
@@ -64,6 +65,9 @@ test-all: $(STAMP)
 # The Hypothesis suite with its "slow" profile (tests/fuzz/conftest.py): a few minutes, random each run.
 fuzz: $(STAMP)
 	CONTRASTLAB_FUZZ=slow $(PY) -m pytest tests/fuzz $(PYTEST_ARGS)
+
+verdicts: $(STAMP)
+	$(PY) tools/record_verdicts.py
 
 book: $(STAMP)
 	$(PY) tools/build_book.py --out build/book $(BOOK_ARGS)

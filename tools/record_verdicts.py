@@ -34,7 +34,8 @@ _spec.loader.exec_module(notebooks)
 
 
 def lessons(only: list[str] | None) -> list[Path]:
-    found = [p for p in notebooks.sources() if not p.stem.startswith("00")]
+    found = [p for p in notebooks.sources() if p.parent == notebooks.NOTEBOOKS and p.stem[:2].isdigit()
+             and not p.stem.startswith("00")]  # the numbered lessons; not 00, not the apps
     return [p for p in found if not only or any(p.stem.startswith(o) for o in only)]
 
 
