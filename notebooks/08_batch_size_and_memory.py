@@ -67,6 +67,7 @@ from plotly.subplots import make_subplots
 import contrastlab.data as D
 import contrastlab.losses as L
 import contrastlab.metrics as M
+from contrastlab import stats
 from contrastlab.lessons import batch_size_and_memory as memory
 from contrastlab.losses.core import positive_nll, two_view_logits, two_view_masks, twin_index
 from contrastlab.methods import build_method
@@ -304,7 +305,7 @@ print(f"section 1's toy: raw inputs kNN {M.knn_accuracy(toy.x[EVAL], toy.labels[
 # few seeds it cannot exclude 0, and an "agrees" is partly the luck of the draw. So $n$ was planned
 # from a **pilot**, this loop run outside the notebook on seeds 0–11 (`SEEDS = range(12)` reruns it):
 # from the pilot's mean and sd of each effect, the next cell computes the power (the chance that the
-# interval excludes 0, `memory.interval_power`) and the smallest $n$ with 90% power for both effects.
+# interval excludes 0, `stats.interval_power`) and the smallest $n$ with 90% power for both effects.
 # The verdict runs on **fresh seeds** from 100 on, so the seeds that chose $n$ do not judge the claim;
 # fast mode runs the first three (a smoke run).
 
@@ -318,8 +319,8 @@ PILOT = {"gap at B = 8": (0.0188, 0.0156), "narrowing (gap at 8 minus gap at 64)
 POWER = 0.9
 for name, (mu, sd_) in PILOT.items():
     print(f"pilot {name}: mean {mu:+.4f}, sd {sd_:.4f}; seeds -> expected half-width, power: " + ", ".join(
-        f"{n}: ±{memory.expected_half_width(sd_, n):.4f}, {memory.interval_power(mu, sd_, n):.0%}" for n in (5, 8, 10, 12)))
-N_SEEDS = max(memory.seeds_needed(mu, sd_, power=POWER) for mu, sd_ in PILOT.values())
+        f"{n}: ±{stats.expected_half_width(sd_, n):.4f}, {stats.interval_power(mu, sd_, n):.0%}" for n in (5, 8, 10, 12)))
+N_SEEDS = max(stats.seeds_needed(mu, sd_, power=POWER) for mu, sd_ in PILOT.values())
 SEEDS = tuple(range(100, 100 + (3 if FAST else N_SEEDS)))  # fresh seeds, not the pilot's
 print(f"{POWER:.0%} power for both effects needs {N_SEEDS} seeds; this run uses seeds {SEEDS[0]}–{SEEDS[-1]}"
       + (" (fast mode: a smoke run with the first three)" if FAST else ""))
@@ -382,18 +383,18 @@ fig
 weaker_small = [min(acc[SMALL_B, "simclr", s], acc[SMALL_B, "dcl", s]) for s in SEEDS]
 weakest = [min(acc[B, m, s] for B in (SMALL_B, LARGE_B) for m in ("simclr", "dcl")) for s in SEEDS]
 raws = [raw[s] for s in SEEDS]
-planned = {rule.id: memory.expected_half_width(sd_, len(SEEDS)) for rule, (_, sd_) in zip((small_rule, narrow_rule),
+planned = {rule.id: stats.expected_half_width(sd_, len(SEEDS)) for rule, (_, sd_) in zip((small_rule, narrow_rule),
                                                                                            PILOT.values())}
 narrowing = gap[SMALL_B] - gap[LARGE_B]
 print(small_rule.judge(gap[SMALL_B], seeds=SEEDS, model=weaker_small, reference=raws,
                        detail=f"DCL ahead at B = {SMALL_B} on {int((gap[SMALL_B] > 0).sum())}/{len(SEEDS)} seeds; "
-                              f"half-width ±{memory.expected_half_width(np.std(gap[SMALL_B], ddof=1), len(SEEDS)):.4f}"
+                              f"half-width ±{stats.expected_half_width(np.std(gap[SMALL_B], ddof=1), len(SEEDS)):.4f}"
                               f" measured, ±{planned[small_rule.id]:.4f} planned from the pilot's sd"))
 print()
 print(narrow_rule.judge(narrowing, seeds=SEEDS, model=weakest, reference=raws,
                         detail=f"mean gap {gap[SMALL_B].mean():+.4f} at B = {SMALL_B}, "
                                f"{gap[LARGE_B].mean():+.4f} at B = {LARGE_B}; half-width "
-                               f"±{memory.expected_half_width(np.std(narrowing, ddof=1), len(SEEDS)):.4f} measured, "
+                               f"±{stats.expected_half_width(np.std(narrowing, ddof=1), len(SEEDS)):.4f} measured, "
                                f"±{planned[narrow_rule.id]:.4f} planned from the pilot's sd"))
 
 # %% [markdown]

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats as sps
 
-from contrastlab.stats import Interval, mean_interval, paired
+from contrastlab.stats import Interval, mean_interval, paired, slope
 
 
 def test_mean_interval_matches_scipy():
@@ -57,3 +57,65 @@ def test_paired():
 
 def test_interval_str():
     assert str(Interval(0.5, 0.25, 0.75, 3)) == "+0.5 [+0.25, +0.75]"
+
+
+# ---------------------------------------------------------------------------------------- planning the seeds
+
+def test_half_width_is_what_mean_interval_prints():
+    import numpy as np
+
+    from contrastlab.stats import expected_half_width
+    from contrastlab.stats import mean_interval
+
+    x = np.random.default_rng(0).normal(0.02, 0.017, size=12)
+    iv = mean_interval(x)
+    assert expected_half_width(float(x.std(ddof=1)), 12) == pytest.approx((iv.high - iv.low) / 2, rel=1e-12)
+    assert expected_half_width(0.017, 10) == pytest.approx(2.2622 * 0.017 / 10**0.5, rel=1e-4)  # t(9) from a table
+
+
+def test_power_matches_a_simulation_of_the_verdict():
+    import numpy as np
+
+    from contrastlab.stats import interval_power
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    for mean, sd, n in ((0.016, 0.015, 12), (0.02, 0.017, 5), (0.01, 0.02, 8)):
+        x = rng.normal(mean, sd, size=(40_000, n))  # 40 000 simulated experiments of n seeds
+        low = x.mean(1) - stats.t.ppf(0.975, n - 1) * x.std(1, ddof=1) / np.sqrt(n)
+        assert interval_power(mean, sd, n) == pytest.approx((low > 0).mean(), abs=0.01)
+
+
+def test_seeds_needed_is_the_smallest_n_reaching_the_power():
+    from contrastlab.stats import interval_power, seeds_needed
+
+    n = seeds_needed(0.0163, 0.0151, power=0.9)
+    assert interval_power(0.0163, 0.0151, n) >= 0.9 > interval_power(0.0163, 0.0151, n - 1)
+    assert seeds_needed(0.05, 0.001) == 2  # a huge effect needs the minimum
+    with pytest.raises(ValueError, match="max_seeds"):
+        seeds_needed(0.001, 1.0, max_seeds=20)
+
+
+def test_power_validation_names_the_argument():
+    from contrastlab.stats import expected_half_width, interval_power, seeds_needed
+
+    with pytest.raises(ValueError, match="^n must be an integer >= 2, got 1"):
+        interval_power(0.02, 0.017, 1)
+    with pytest.raises(ValueError, match="^sd"):
+        interval_power(0.02, 0.0, 5)
+    with pytest.raises(ValueError, match="^level"):
+        expected_half_width(0.017, 5, level=95)
+    with pytest.raises(ValueError, match="^power"):
+        seeds_needed(0.02, 0.017, power=90)
+    with pytest.raises(TypeError, match="^mean"):
+        interval_power("0.02", 0.017, 5)
+
+
+def test_slope_recovers_a_line_and_refuses_what_has_none():
+    x = np.log10([0.07, 0.15, 0.4, 1.0])
+    assert slope(x, 2.5 * x - 1.0) == pytest.approx(2.5, rel=1e-12)
+    assert slope(x, np.polyval([0.7, 0.1], x) + [0.01, -0.02, 0.0, 0.01]) == pytest.approx(
+        np.polyfit(x, np.polyval([0.7, 0.1], x) + [0.01, -0.02, 0.0, 0.01], 1)[0], rel=1e-12)
+    for bad, match in (([1.0, 1.0], "distinct"), ([1.0, 2.0, 3.0], "shapes"), ([1.0, float("nan")], "non-finite")):
+        with pytest.raises(ValueError, match=match):
+            slope(bad, [0.0, 1.0])

@@ -1,4 +1,4 @@
-r"""Lesson 08's helpers: memory, measured, and how many seeds a paired test needs.
+r"""Lesson 08's helpers: memory, measured.
 
 (The lesson's toy, class clusters beside nuisance that the views redraw, mixed by a fixed rotation, is
 ``data.nuisance_clusters(..., rotate=True)``.)
@@ -28,14 +28,8 @@ autograd keeps it, or its log-softmax, until the backward pass: O(N^2) bytes. Th
 All three peaks measure one call; run a small warm-up call first so that one-off allocations
 (kernels, thread pools, caches) are not charged to the measured one.
 
-Planning the seeds of a paired test (section 3's verdicts): with n seeds whose effects are draws
-from N(μ, σ²), the verdict's 95% Student-t interval has half-width t_{0.975, n-1} s / √n, and it
-lies entirely above 0 with probability (the *power*)
-
-.. math:: P\big(T'_{n-1,\ \delta} > t_{0.975,\,n-1}\big),\qquad \delta = \mu\sqrt n / \sigma,
-
-T' a noncentral t variable. ``expected_half_width(sd, n)``, ``interval_power(mean, sd, n)`` and
-``seeds_needed(mean, sd, power=0.9)`` compute these from a pilot's mean and standard deviation.
+Planning the seeds of section 3's paired test (the power of its interval, from a pilot) is
+``contrastlab.stats.expected_half_width``, ``interval_power`` and ``seeds_needed``.
 
 References: Cheng et al. 2024 (Inf-CL) and Gao et al. 2021 (GradCache) on the memory of large
 contrastive batches; PyTorch's ``torch.cuda.memory`` notes on the caching allocator.
@@ -44,7 +38,6 @@ contrastive batches; PyTorch's ``torch.cuda.memory`` notes on the caching alloca
 from __future__ import annotations
 
 import gc
-import math
 import os
 import weakref
 from collections.abc import Callable
@@ -59,8 +52,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from .. import validation as check
 
-__all__ = ["PeakMemory", "SavedTensors", "peak_memory", "saved_tensor_bytes", "rss_available", "METHODS",
-           "expected_half_width", "interval_power", "seeds_needed"]
+__all__ = ["PeakMemory", "SavedTensors", "peak_memory", "saved_tensor_bytes", "rss_available", "METHODS"]
 
 METHODS = ("auto", "cuda", "tensors", "rss")
 _CLEAR_REFS = "/proc/self/clear_refs"
@@ -264,58 +256,3 @@ def saved_tensor_bytes(fn: Callable[[], Any]) -> SavedTensors:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         result = fn()
     return SavedTensors(total["bytes"], total["count"], result)
-
-
-# ---------------------------------------------------------------------------------------------
-# planning the seeds of a paired test
-
-def _n_seeds(n: object) -> int:
-    return check.integer("n", n, 2)
-
-
-def _level(level: object) -> float:
-    return check.number("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
-
-
-def expected_half_width(sd: float, n: int, *, level: float = 0.95) -> float:
-    """Half-width t_{(1+level)/2, n-1} * sd / sqrt(n) of the Student-t interval of the mean of n
-    per-seed effects whose standard deviation is ``sd`` (what ``stats.mean_interval`` prints).
-
-    Args: sd: the per-seed standard deviation (>= 0), e.g. a pilot's; n: seeds (>= 2); level in (0, 1).
-    """
-    from scipy import stats
-
-    sd = check.number("sd", sd, low=0.0)
-    n, level = _n_seeds(n), _level(level)
-    return float(stats.t.ppf((1 + level) / 2, n - 1) * sd / math.sqrt(n))
-
-
-def interval_power(mean: float, sd: float, n: int, *, level: float = 0.95) -> float:
-    """The probability that the interval of n per-seed effects drawn from N(mean, sd^2) lies entirely
-    above 0: P(T' > t_{(1+level)/2, n-1}) with T' noncentral t, n - 1 degrees of freedom and
-    noncentrality mean * sqrt(n) / sd (a positive ``mean``; use |mean| for a negative claim).
-
-    Args: mean: the true mean effect (> 0); sd: its per-seed standard deviation (> 0); n: seeds (>= 2);
-        level in (0, 1).
-    """
-    from scipy import stats
-
-    mean = check.number("mean", mean, low=0.0, low_open=True)
-    sd = check.number("sd", sd, low=0.0, low_open=True)
-    n, level = _n_seeds(n), _level(level)
-    critical = stats.t.ppf((1 + level) / 2, n - 1)
-    return float(stats.nct.sf(critical, n - 1, mean * math.sqrt(n) / sd))
-
-
-def seeds_needed(mean: float, sd: float, *, power: float = 0.9, level: float = 0.95, max_seeds: int = 1000) -> int:
-    """The smallest n (2 <= n <= max_seeds) with ``interval_power(mean, sd, n, level=level) >= power``.
-
-    Raises ValueError when even max_seeds seeds do not reach ``power``.
-    """
-    power = check.number("power", power, low=0.0, high=1.0, low_open=True, high_open=True)
-    max_seeds = check.integer("max_seeds", max_seeds, 2)
-    for n in range(2, max_seeds + 1):
-        if interval_power(mean, sd, n, level=level) >= power:
-            return n
-    raise ValueError(f"max_seeds: got {max_seeds}, but even that many seeds give power "
-                     f"{interval_power(mean, sd, max_seeds, level=level):.3f} < {power} for mean {mean}, sd {sd}")

@@ -41,6 +41,7 @@ from torch import Tensor
 
 from .. import losses as L
 from .. import metrics as M
+from .. import stats
 from .. import validation as check
 from .exercises import attempt
 
@@ -134,11 +135,9 @@ def log_slope(taus: Sequence[float], values: Sequence[float]) -> float:
         raise ValueError(f"taus and values must have the same length >= 2, got {len(t)} and {len(v)}")
     if (t <= 0).any():
         raise ValueError(f"taus must be > 0 (temperatures), got {t.tolist()}")
-    x = np.log10(t)
-    if np.ptp(x) == 0:
+    if np.ptp(t) == 0:
         raise ValueError(f"taus must hold at least two distinct temperatures, got {t.tolist()}")
-    x = x - x.mean()
-    return float((x * (v - v.mean())).sum() / (x * x).sum())
+    return stats.slope(np.log10(t), v)
 
 
 def last_stretch(steps: Sequence[float], values: Sequence[float], *, fraction: float = 0.25,

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from .. import validation as check
+from .. import stats
 from ..losses.core import positive_nll, twin_index, two_view_logits, two_view_masks
 from ..methods import Method, loss_default
 from ..data import ToyData
@@ -157,6 +158,6 @@ def log_tau_slopes(frame, metric: str = "knn", *, tau: str = "loss.temperature",
         if len(np.unique(x)) < 2:
             raise ValueError(f"frame: seed {group['seed'].iloc[0]} has {len(np.unique(x))} temperature(s) in one "
                              "arm, expected at least 2 for a slope")
-        return float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())
+        return stats.slope(x, y)
 
     return finals.groupby(["seed", by])[[tau, metric, "seed"]].apply(slope).unstack(by)
